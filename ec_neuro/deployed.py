@@ -1,0 +1,83 @@
+"""The deployed network (theta = rho > 0.5) as one self-describing .npz: masks, spec, observation normaliser."""
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .connectivity import Masks
+from .errors import UserError
+from .spec import NetworkSpec
+
+FORMAT = "ec-neuro/deployed-network"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """One thresholded network; masks hold a population of 1. obs_mean/obs_std: (n_obs,) normaliser."""
+
+    spec: NetworkSpec
+    masks: Masks
+    obs_mean: np.ndarray
+    obs_std: np.ndarray
+    task: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def normalise(self, obs: np.ndarray) -> np.ndarray:
+        from .host.normalizer import normalise
+        return normalise(obs, self.obs_mean, self.obs_std)
+
+
+def save(path: str | Path, net: Deployed) -> Path:
+    """Write atomically (temporary file + rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    header = {"format": FORMAT, "version": VERSION, "spec": net.spec.to_dict(), "task": net.task, "meta": net.meta}
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, header=np.array(json.dumps(header)), W_in=net.masks.W_in[0].astype(bool),
+                            W_h=net.masks.W_h[0].astype(bool), W_out=net.masks.W_out[0].astype(bool),
+                            obs_mean=net.obs_mean, obs_std=net.obs_std)
+    tmp.replace(path)
+    return path
+
+
+def load(path: str | Path) -> Deployed:
+    """Read a file written by `save`; anything else is a UserError naming the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise UserError(f"{path}: not a readable ec-neuro network file ({e.__class__.__name__}: {e})") from None
+    try:
+        header = json.loads(str(data["header"]))
+        if header.get("format") != FORMAT:
+            raise KeyError("format")
+        spec = NetworkSpec.from_dict(header["spec"])
+        masks = Masks(data["W_in"][None].astype(np.uint8), data["W_h"][None].astype(np.uint8),
+                      data["W_out"][None].astype(np.uint8))
+        net = Deployed(spec, masks, data["obs_mean"], data["obs_std"], header.get("task"), header.get("meta", {}))
+    except (KeyError, ValueError, TypeError) as e:
+        raise UserError(f"{path}: not an ec-neuro network file (missing or bad {e})") from None
+    for name, arr in masks.groups().items():
+        if arr.shape[1:] != spec.group_shapes[name]:
+            raise UserError(f"{path}: mask {name} has shape {arr.shape[1:]}, the spec says {spec.group_shapes[name]}")
+    return net
+
+
+def load_run(run_dir: str | Path) -> Deployed:
+    """The best deterministic network of a run directory."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such run directory")
+    path = run_dir / "best.npz"
+    if not path.is_file():
+        raise UserError(f"{run_dir}: no best.npz yet (is this an ec-neuro run directory that finished a generation?)")
+    return load(path)

@@ -1,0 +1,52 @@
+"""Running observation normalisation over every observation seen (frozen within a generation)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CLIP = 5.0
+EPS = 1e-8
+
+
+def normalise(obs: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """x = clip((obs - mean) / std, -5, 5)."""
+    return np.clip((obs - mean) / std, -CLIP, CLIP)
+
+
+@dataclass
+class RunningNorm:
+    """Sums of all observations: count, sum (n_obs,), sum of squares (n_obs,); mean/std derived."""
+
+    count: float
+    total: np.ndarray
+    total_sq: np.ndarray
+
+    @classmethod
+    def empty(cls, n_obs: int) -> "RunningNorm":
+        return cls(0.0, np.zeros(n_obs), np.zeros(n_obs))
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.total / self.count if self.count else np.zeros_like(self.total)
+
+    @property
+    def std(self) -> np.ndarray:
+        if self.count < 2:
+            return np.ones_like(self.total)
+        var = np.maximum(self.total_sq / self.count - self.mean**2, 0.0)
+        return np.sqrt(var) + EPS
+
+    def update(self, count: np.ndarray, total: np.ndarray, total_sq: np.ndarray) -> None:
+        """Merge per-member sums (members in index order, so the result is independent of worker count)."""
+        for c, s, q in zip(count, total, total_sq):
+            self.count += float(c)
+            self.total += s
+            self.total_sq += q
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"norm_count": np.array(self.count), "norm_total": self.total, "norm_total_sq": self.total_sq}
+
+    @classmethod
+    def from_state(cls, d: dict[str, np.ndarray]) -> "RunningNorm":
+        return cls(float(d["norm_count"]), np.array(d["norm_total"], float), np.array(d["norm_total_sq"], float))
