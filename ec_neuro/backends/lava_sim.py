@@ -1,0 +1,183 @@
+"""The lava-sim backend: a population evaluated by Lava's Loihi-2 simulator, bit for bit the numpy backend.
+
+Lava runs in a worker process (`lava_worker`, started with `python -m`, its own session), never here:
+importing Lava forces the `fork` start method and every rebuilt graph leaks ~4 MB, so the worker is
+recycled every `recycle_every` graphs.  Per control step the host sends one message (bias (P*N) + active
+(P)) and gets the readout r (P, N) back; inside the graph the HostBridge streams the bias into the LIF for
+K timesteps and folds the spikes into r (no `Var.get()/set()` anywhere).
+
+    backend = make_backend("lava-sim", tier="stock" | "fused", recycle_every=25)
+    counts = backend.rollout(backend.compile(lower(spec, masks, "fixed")), loop, v0)   # (P, N) spikes
+"""
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, Listener
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..compilers.common import Lowered
+from ..compilers.lava import LavaPlan, check_tier, host_bias, plan
+from ..errors import MissingExtra, UserError
+from .base import ControlLoop, Trace
+
+STOP_TIMEOUT_S = 20.0
+
+
+@dataclass
+class LavaProgram:
+    """A lowered population and its Lava plan (block-diagonal weights, LIF constants)."""
+
+    low: Lowered
+    plan: LavaPlan
+
+
+class _Worker:
+    """Handle on one worker process: request/response over a Unix socket."""
+
+    def __init__(self) -> None:
+        key = secrets.token_bytes(16)
+        self._dir = tempfile.mkdtemp(prefix="ecneuro-lava-")
+        address = os.path.join(self._dir, "sock")
+        with Listener(address, family="AF_UNIX", authkey=key) as listener:
+            self.proc = subprocess.Popen([sys.executable, "-m", "ec_neuro.backends.lava_worker", address],
+                                         stdin=subprocess.PIPE, start_new_session=True)
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(key.hex().encode() + b"\n")
+            self.proc.stdin.close()
+            self.conn: Connection = listener.accept()
+        self.graphs = 0
+        self.pending = False
+
+    def call(self, *req: Any, timeout: float | None = None) -> Any:
+        """Send one request and wait for its answer; worker errors become RuntimeError."""
+        self.conn.send(req)
+        self.pending = True
+        return self.answer(timeout)
+
+    def answer(self, timeout: float | None = None) -> Any:
+        if timeout is not None and not self.conn.poll(timeout):
+            raise TimeoutError("lava-sim worker did not answer")
+        status, out = self.conn.recv()
+        self.pending = False
+        if status != "ok":
+            raise RuntimeError(f"lava-sim worker failed:\n{out}")
+        return out
+
+    def close(self) -> None:
+        """Ask the worker to quit; kill its whole session (worker + Lava processes) if it does not."""
+        try:
+            self.conn.send(("quit",))
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+        except Exception:
+            self.kill()
+        finally:
+            self.conn.close()
+            try:
+                os.rmdir(self._dir) if not os.listdir(self._dir) else None
+            except OSError:
+                pass
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+
+
+class LavaSimBackend:
+    """lava-sim: tiers 'stock' (Intel's LIF + Sparse models) and 'fused' (one custom process, same bits)."""
+
+    name: ClassVar[str] = "lava-sim"
+    precisions: ClassVar[tuple[str, ...]] = ("fixed", "float")
+
+    def __init__(self, tier: str = "stock", recycle_every: int = 25) -> None:
+        if importlib.util.find_spec("lava") is None:
+            raise MissingExtra("backend 'lava-sim'", "lava", "lava")
+        self.tier = check_tier(tier)
+        if not isinstance(recycle_every, int) or recycle_every < 1:
+            raise UserError(f"lava-sim recycle_every must be a positive integer, got {recycle_every!r}")
+        self.recycle_every = recycle_every
+        self._worker: _Worker | None = None
+        atexit.register(self.close)
+
+    def compile(self, lowered: Lowered) -> LavaProgram:
+        return LavaProgram(lowered, plan(lowered))
+
+    def _get_worker(self) -> _Worker:
+        if self._worker is not None and self._worker.graphs >= self.recycle_every:
+            self._worker.close()
+            self._worker = None
+        if self._worker is None:
+            self._worker = _Worker()
+        self._worker.graphs += 1
+        return self._worker
+
+    def _v0(self, program: LavaProgram, v0: np.ndarray) -> np.ndarray:
+        return np.asarray(program.low.initial_v(v0)).reshape(-1)
+
+    def rollout(self, program: LavaProgram, loop: ControlLoop, v0: np.ndarray) -> np.ndarray:
+        """Drive `loop` through the graph; returns spike counts of the active steps, (P, N) int64."""
+        low, P, N = program.low, program.plan.population, program.plan.n_neurons
+        w = self._get_worker()
+        try:
+            w.call("start", program.plan, self._v0(program, v0), self.tier)
+            bias = loop.start()
+            while bias is not None:
+                active = np.asarray(loop.active, dtype=np.float64).reshape(-1)
+                r = w.call("step", np.concatenate([host_bias(low, bias), active]))
+                bias = loop.step(r.reshape(P, N))
+            counts = w.call("end")
+        except BaseException:
+            self._abort()
+            raise
+        if counts is None:
+            return np.zeros((P, N), np.int64)
+        return counts.reshape(P, N).astype(np.int64)
+
+    def open_loop(self, program: LavaProgram, v0: np.ndarray, bias: np.ndarray) -> Trace:
+        """Replay bias (T, P, N) in Lava, recording u, v, s every timestep and r every control step."""
+        low, pl = program.low, program.plan
+        T, P, N = bias.shape
+        K = pl.substeps
+        flat = np.stack([host_bias(low, b) for b in bias])
+        w = self._get_worker()
+        try:
+            rows = w.call("open_loop", pl, self._v0(program, v0), flat, self.tier)
+        except BaseException:
+            self._abort()
+            raise
+        dtype = np.float64 if low.fixed is None else np.int64
+        st = lambda a: a.reshape(T * K, P, N)  # noqa: E731
+        u, v = st(rows[:, 2:2 + K]).astype(dtype), st(rows[:, 2 + K:2 + 2 * K]).astype(dtype)
+        s = st(rows[:, 2 + 2 * K:2 + 3 * K]).astype(np.int8)
+        return Trace(u, v, s, rows[:, 0].reshape(T, P, N).copy())
+
+    def _abort(self) -> None:
+        """After an error or Ctrl-C: stop the graph if the worker still answers, else end the worker."""
+        w, self._worker = self._worker, None
+        if w is None:
+            return
+        try:
+            if w.pending and w.conn.poll(STOP_TIMEOUT_S):
+                w.conn.recv()  # the answer the interrupted call was waiting for
+            w.call("end", timeout=STOP_TIMEOUT_S)
+        except Exception:
+            pass
+        w.close()
+
+    def close(self) -> None:
+        """Stop the worker and its Lava processes."""
+        if self._worker is not None:
+            w, self._worker = self._worker, None
+            w.close()

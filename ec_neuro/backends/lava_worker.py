@@ -1,0 +1,120 @@
+"""The lava-sim worker: a spawned process, the only one that imports Lava, serving one pipe.
+
+Messages (tuples) from the parent:
+    ("open_loop", plan, v0 (P*N,), bias (T, P*N), tier)    -> ("ok", rows (T, 2 + 3K, P*N) float64)
+    ("start", plan, v0, tier)                               -> ("ok", None)        builds and starts a graph
+    ("step", msg (P*N + P,))                                -> ("ok", r (P*N,))    one control step
+    ("end",)                                                -> ("ok", counts (P*N,)) stops the runtime
+    ("quit",)                                               -> exits
+Any failure answers ("error", traceback text) and stops the graph.  SIGINT is ignored here (and so in the
+Lava processes forked from here): Ctrl-C is handled by the parent, which then stops or ends this worker.
+"""
+from __future__ import annotations
+
+import signal
+import traceback
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..compilers.lava import LavaPlan, build
+
+
+class Session:
+    """One built graph: the runtime, its bridge's external channels, and K timesteps per control step."""
+
+    def __init__(self, plan: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> None:
+        from lava.magma.core.run_conditions import RunSteps
+        self.proc, self.bridge, cfg = build(plan, v0, tier, record)
+        self.steps = RunSteps(num_steps=plan.substeps, blocking=True)
+        self.running = False
+        self.proc.create_runtime(run_cfg=cfg)
+        self.running = True
+        self._send = self.bridge.host_in.external_pipe_csp_send_port
+        self._recv = self.bridge.host_out.external_pipe_csp_recv_port
+        self.last: np.ndarray | None = None
+
+    def step(self, msg: np.ndarray) -> np.ndarray:
+        """Send [bias, active], run K timesteps, return the bridge's rows (2 + 3K*record, P*N)."""
+        self._send.send(msg)
+        self.proc.run(condition=self.steps)
+        self.last = self._recv.recv()
+        return self.last
+
+    def stop(self) -> None:
+        if self.running:
+            self.running = False
+            self.proc.stop()
+
+
+def open_loop(plan: LavaPlan, v0: np.ndarray, bias: np.ndarray, tier: str) -> np.ndarray:
+    """Replay bias (T, P*N) with every member active; rows per control step, stacked."""
+    s = Session(plan, v0, tier, record=True)
+    try:
+        active = np.ones(plan.population)
+        return np.stack([s.step(np.concatenate([b, active])) for b in bias])
+    finally:
+        s.stop()
+
+
+def serve(conn: Any) -> None:
+    """Worker main loop (multiprocessing target)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warnings.filterwarnings("ignore")
+    session: Session | None = None
+    while True:
+        try:
+            req = conn.recv()
+        except (EOFError, OSError):
+            break
+        cmd = req[0]
+        if cmd == "quit":
+            break
+        try:
+            if cmd == "open_loop":
+                out: Any = open_loop(*req[1:])
+            elif cmd == "start":
+                if session is not None:
+                    session.stop()
+                session = None
+                session = Session(*req[1:], record=False)
+                out = None
+            elif cmd == "step":
+                assert session is not None, "no graph started"
+                out = session.step(req[1])[0]
+            elif cmd == "end":
+                assert session is not None, "no graph started"
+                out = None if session.last is None else session.last[1].copy()
+                session.stop()
+                session = None
+            else:
+                raise ValueError(f"unknown worker command {cmd!r}")
+            conn.send(("ok", out))
+        except Exception:
+            if session is not None:
+                try:
+                    session.stop()
+                except Exception:
+                    pass
+                session = None
+            conn.send(("error", traceback.format_exc()))
+    if session is not None:
+        session.stop()
+
+
+def main(argv: list[str]) -> None:
+    """`python -m ec_neuro.backends.lava_worker SOCKET`: connect back to the parent (authkey on stdin)."""
+    import sys
+    from multiprocessing.connection import Client
+    key = bytes.fromhex(sys.stdin.readline().strip())
+    conn = Client(argv[0], family="AF_UNIX", authkey=key)
+    try:
+        serve(conn)
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    import sys
+    main(sys.argv[1:])
