@@ -131,7 +131,7 @@ class LavaSimBackend:
         low, P, N = program.low, program.plan.population, program.plan.n_neurons
         w = self._get_worker()
         try:
-            w.call("start", program.plan, self._v0(program, v0), self.tier)
+            self._start(w, program, self._v0(program, v0))
             bias = loop.start()
             while bias is not None:
                 active = np.asarray(loop.active, dtype=np.float64).reshape(-1)
@@ -144,6 +144,10 @@ class LavaSimBackend:
         if counts is None:
             return np.zeros((P, N), np.int64)
         return counts.reshape(P, N).astype(np.int64)
+
+    def _start(self, w: _Worker, program: LavaProgram, v: np.ndarray) -> None:
+        """Build and start the population's graph in the worker."""
+        w.call("start", program.plan, v, self.tier)
 
     def open_loop(self, program: LavaProgram, v0: np.ndarray, bias: np.ndarray) -> Trace:
         """Replay bias (T, P, N) in Lava, recording u, v, s every timestep and r every control step."""

@@ -3,6 +3,7 @@
 Messages (tuples) from the parent:
     ("open_loop", plan, v0 (P*N,), bias (T, P*N), tier)    -> ("ok", rows (T, 2 + 3K, P*N) float64)
     ("start", plan, v0, tier)                               -> ("ok", None)        builds and starts a graph
+    ("start_naive", [plan], [v0])                           -> ("ok", None)        one graph per member
     ("step", msg (P*N + P,))                                -> ("ok", r (P*N,))    one control step
     ("end",)                                                -> ("ok", counts (P*N,)) stops the runtime
     ("quit",)                                               -> exits
@@ -19,6 +20,40 @@ from typing import Any
 import numpy as np
 
 from ..compilers.lava import LavaPlan, build
+
+
+class NaiveSession:
+    """The naive layout (benchmarks only): one stock graph and runtime per member, stepped side by side."""
+
+    def __init__(self, plans: list[LavaPlan], v0s: list[np.ndarray]) -> None:
+        from lava.magma.core.run_conditions import RunSteps
+        self.sessions = []
+        try:
+            for pl, v0 in zip(plans, v0s):
+                self.sessions.append(Session(pl, v0, "stock", False))
+        except BaseException:
+            self.stop()
+            raise
+        self.n = plans[0].size
+        self.steps = RunSteps(num_steps=plans[0].substeps, blocking=False)
+        self.last: np.ndarray | None = None
+
+    def step(self, msg: np.ndarray) -> np.ndarray:
+        """msg = [bias (P*N), active (P)] -> rows (2, P*N), all runtimes running concurrently."""
+        P, n = len(self.sessions), self.n
+        for p, s in enumerate(self.sessions):
+            s._send.send(np.concatenate([msg[p * n:(p + 1) * n], msg[P * n + p:P * n + p + 1]]))
+            s.proc.run(condition=self.steps)
+        rows = []
+        for s in self.sessions:
+            rows.append(s._recv.recv())
+            s.proc.wait()
+        self.last = np.concatenate(rows, axis=1)
+        return self.last
+
+    def stop(self) -> None:
+        for s in self.sessions:
+            s.stop()
 
 
 class Session:
@@ -62,7 +97,7 @@ def serve(conn: Any) -> None:
     """Worker main loop (multiprocessing target)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     warnings.filterwarnings("ignore")
-    session: Session | None = None
+    session: Session | NaiveSession | None = None
     while True:
         try:
             req = conn.recv()
@@ -79,6 +114,12 @@ def serve(conn: Any) -> None:
                     session.stop()
                 session = None
                 session = Session(*req[1:], record=False)
+                out = None
+            elif cmd == "start_naive":
+                if session is not None:
+                    session.stop()
+                session = None
+                session = NaiveSession(*req[1:])
                 out = None
             elif cmd == "step":
                 assert session is not None, "no graph started"

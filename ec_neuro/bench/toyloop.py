@@ -16,12 +16,12 @@ class ToyLoop:
     """ControlLoop over a lowered population; `actions` (T, P, n_act) and `returns` (P,) are recorded."""
 
     def __init__(self, low: Lowered, steps: int, seed: int = 0, gain: float = 2.0) -> None:
-        rng = np.random.default_rng(seed)
         P, spec = low.population, low.spec
+        rng = [np.random.default_rng([seed, k]) for k in range(3)]  # member p's draws do not depend on P
         self.low = low
-        self.x = rng.normal(0.0, gain, (P, spec.n_obs))
-        self.M = rng.normal(0.0, gain, (spec.n_act, spec.n_obs))
-        self.lengths = rng.integers(max(1, steps // 2), steps + 1, P)
+        self.x = rng[0].normal(0.0, gain, (P, spec.n_obs))
+        self.M = rng[1].normal(0.0, gain, (spec.n_act, spec.n_obs))
+        self.lengths = rng[2].integers(max(1, steps // 2), steps + 1, P)
         self.active = np.ones(P, dtype=bool)
         self.returns = np.zeros(P)
         self.actions: list[np.ndarray] = []
