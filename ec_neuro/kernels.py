@@ -145,11 +145,3 @@ def readout(W_out, r, gain, out):
                     acc += r[p, j]
             y = gain * acc
             out[p, a] = min(1.0, max(-1.0, y))
-
-
-# Open-loop recording uses sequential copies of the two kernels: under numba 0.68's parallel lowering the
-# recording stores (rec_s) of `prange` members occasionally went missing (non-deterministic), while the
-# non-recording closed-loop path matched the sequential kernel bit for bit in every check.
-SEQ = dict(parallel=False, cache=True, nogil=True, fastmath=False)
-run_float_rec = njit(**SEQ)(run_float.py_func)
-run_fixed_rec = njit(**SEQ)(run_fixed.py_func)

@@ -164,7 +164,7 @@ class LavaSimBackend:
         dtype = np.float64 if low.fixed is None else np.int64
         st = lambda a: a.reshape(T * K, P, N)  # noqa: E731
         u, v = st(rows[:, 2:2 + K]).astype(dtype), st(rows[:, 2 + K:2 + 2 * K]).astype(dtype)
-        s = st(rows[:, 2 + 2 * K:2 + 3 * K]).astype(np.int8)
+        s = st(rows[:, 2 + 2 * K:2 + 3 * K]).astype(np.int32)
         return Trace(u, v, s, rows[:, 0].reshape(T, P, N).copy())
 
     def _abort(self) -> None:

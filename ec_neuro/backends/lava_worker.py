@@ -94,8 +94,9 @@ def open_loop(plan: LavaPlan, v0: np.ndarray, bias: np.ndarray, tier: str) -> np
 
 
 def serve(conn: Any) -> None:
-    """Worker main loop (multiprocessing target)."""
+    """Worker main loop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import lava.magma.core.process.process  # noqa: F401  (first: it sets the 'fork' start method)
     warnings.filterwarnings("ignore")
     session: Session | NaiveSession | None = None
     while True:

@@ -48,15 +48,12 @@ class NumpyBackend(SteppedBackend):
         K = low.spec.neuron.substeps
         f = low.flt
         act = np.ascontiguousarray(active, dtype=np.bool_)
-        recording = rec[0].shape[0] > 0
         if low.fixed is None:
-            run = kernels.run_float_rec if recording else kernels.run_float
-            run(low.W_h, low.spec.n_exc, act, np.ascontiguousarray(bias, np.float64), pr.u, pr.v,
+            kernels.run_float(low.W_h, low.spec.n_exc, act, np.ascontiguousarray(bias, np.float64), pr.u, pr.v,
                               pr.r, pr.spk, pr.counts, K, 1.0 - f.du, 1.0 - f.dv, f.vth, f.w, f.a_out, f.c_out, *rec)
         else:
             q = low.fixed
-            run = kernels.run_fixed_rec if recording else kernels.run_fixed
-            run(low.W_h, low.spec.n_exc, act, np.ascontiguousarray(bias, np.int64), pr.u, pr.v,
+            kernels.run_fixed(low.W_h, low.spec.n_exc, act, np.ascontiguousarray(bias, np.int64), pr.u, pr.v,
                               pr.r, pr.spk, pr.counts, K, q.decay_u, q.decay_v, q.vth, q.w_mant, q.w_exp,
                               f.a_out, f.c_out, *rec)
 
