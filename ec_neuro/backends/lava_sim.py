@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, Listener
 from typing import Any, ClassVar
@@ -109,6 +110,7 @@ class LavaSimBackend:
             raise UserError(f"lava-sim recycle_every must be a positive integer, got {recycle_every!r}")
         self.recycle_every = recycle_every
         self._worker: _Worker | None = None
+        self.timing: dict[str, float] = {}  # last rollout: start_s (graph build + Lava compile), steps_s, stop_s
         atexit.register(self.close)
 
     def compile(self, lowered: Lowered) -> LavaProgram:
@@ -131,13 +133,17 @@ class LavaSimBackend:
         low, P, N = program.low, program.plan.population, program.plan.n_neurons
         w = self._get_worker()
         try:
+            t0 = time.perf_counter()
             self._start(w, program, self._v0(program, v0))
+            t1 = time.perf_counter()
             bias = loop.start()
             while bias is not None:
                 active = np.asarray(loop.active, dtype=np.float64).reshape(-1)
                 r = w.call("step", np.concatenate([host_bias(low, bias), active]))
                 bias = loop.step(r.reshape(P, N))
+            t2 = time.perf_counter()
             counts = w.call("end")
+            self.timing = {"start_s": t1 - t0, "steps_s": t2 - t1, "stop_s": time.perf_counter() - t2}
         except BaseException:
             self._abort()
             raise

@@ -1,0 +1,166 @@
+"""lava-sim against the numpy backend: bit-identical states (open loop), actions, returns and training fitness.
+
+Several networks share one population graph (block-diagonal), so each Lava start-up is paid once per case.
+Lava itself is never imported in this (pytest) process: the backend runs it in a worker process.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ec_neuro.backends.base import compare_traces
+from ec_neuro.bench.toyloop import ToyLoop
+from ec_neuro.compilers.common import lower
+from ec_neuro.connectivity import initial_v, random_masks
+from ec_neuro.errors import MissingExtra, UserError
+from ec_neuro.registry import make_backend
+from ec_neuro.spec import NetworkSpec
+
+pytestmark = [pytest.mark.lava,
+              pytest.mark.skipif(importlib.util.find_spec("lava") is None, reason="lava-nc not installed")]
+
+NETS = 20          # random networks per open-loop case, one population graph
+CONTROL_STEPS = 31  # x 33 substeps = 1023 timesteps
+SPEC = NetworkSpec(n_obs=4, n_act=2)
+
+
+def _population(precision: str, seed: int = 0):
+    masks = random_masks(SPEC, NETS, seed, p=0.5)
+    low = lower(SPEC, masks, precision)
+    v0 = initial_v(SPEC.n_neurons, seed, 0, np.arange(NETS))
+    rng = np.random.default_rng(seed + 1)
+    gain = rng.uniform(0.5, 3.0, (1, NETS, 1))  # members see inputs of different strength: varied activity
+    bias = np.stack([low.encode(x) for x in rng.normal(size=(CONTROL_STEPS, NETS, SPEC.n_obs)) * gain])
+    return low, v0, bias
+
+
+@pytest.fixture(scope="module")
+def numpy_traces():
+    out = {}
+    for precision in ("fixed", "float"):
+        low, v0, bias = _population(precision)
+        nb = make_backend("numpy")
+        out[precision] = (low, v0, bias, nb.open_loop(nb.compile(low), v0, bias))
+    return out
+
+
+@pytest.mark.parametrize("tier", ["stock", "fused"])
+@pytest.mark.parametrize("precision", ["fixed", "float"])
+def test_open_loop_states_identical(numpy_traces, tier: str, precision: str) -> None:
+    low, v0, bias, want = numpy_traces[precision]
+    backend = make_backend("lava-sim", tier=tier)
+    try:
+        got = backend.open_loop(backend.compile(low), v0, bias)
+    finally:
+        backend.close()
+    assert got.u.shape == (CONTROL_STEPS * SPEC.neuron.substeps, NETS, SPEC.n_neurons) and got.u.shape[0] >= 1000
+    report = compare_traces(got, want)
+    assert report["identical"], report
+    assert np.array_equal(got.r, want.r)
+    spikes_per_net = np.abs(want.s).sum(axis=(0, 2))
+    assert (spikes_per_net > 0).all(), "every network must be active for the comparison to mean something"
+
+
+@pytest.mark.parametrize("tier", ["stock", "fused"])
+@pytest.mark.parametrize("precision", ["fixed", "float"])
+def test_closed_loop_actions_and_returns_identical(tier: str, precision: str) -> None:
+    P = 12
+    low = lower(SPEC, random_masks(SPEC, P, 7, p=0.5), precision)
+    v0 = initial_v(SPEC.n_neurons, 7, 0, np.arange(P))
+    results = []
+    for backend in (make_backend("numpy"), make_backend("lava-sim", tier=tier)):
+        loop = ToyLoop(low, steps=30, seed=2)
+        try:
+            counts = backend.rollout(backend.compile(low), loop, v0)
+        finally:
+            backend.close()
+        results.append((np.array(loop.actions), loop.returns, counts))
+    (a0, ret0, c0), (a1, ret1, c1) = results
+    assert len(set(ToyLoop(low, 30, 2).lengths)) > 1, "episodes should end at different steps"
+    np.testing.assert_array_equal(a1, a0)
+    np.testing.assert_array_equal(ret1, ret0)
+    np.testing.assert_array_equal(c1, c0)
+    assert c0.sum() > 0
+
+
+def _alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+class _Interrupting(ToyLoop):
+    """Raises KeyboardInterrupt (as Ctrl-C would) at the third control step."""
+
+    def step(self, r):
+        if self.t == 2:
+            raise KeyboardInterrupt
+        return super().step(r)
+
+
+def test_interrupt_recycle_and_close_leave_no_processes() -> None:
+    P = 2
+    low = lower(SPEC, random_masks(SPEC, P, 1), "fixed")
+    v0 = initial_v(SPEC.n_neurons, 1, 0, np.arange(P))
+    backend = make_backend("lava-sim", tier="stock", recycle_every=2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            backend.rollout(backend.compile(low), _Interrupting(low, 10), v0)
+        first = backend._worker
+        assert first is None  # the interrupted worker was stopped and ended
+        pids = []
+        for _ in range(3):  # recycle_every=2: the third rollout runs in a fresh worker
+            backend.rollout(backend.compile(low), ToyLoop(low, 5), v0)
+            pids.append(backend._worker.proc.pid)
+        assert pids[0] == pids[1] != pids[2]
+        assert not _alive(pids[0]), "the recycled worker's session (worker + Lava processes) must be gone"
+    finally:
+        backend.close()
+    assert not _alive(pids[2])
+
+
+def test_missing_lava_names_the_install_command(monkeypatch) -> None:
+    import ec_neuro.backends.lava_sim as ls
+    monkeypatch.setattr(ls.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MissingExtra, match=r"pip install .*\[lava\]"):
+        ls.LavaSimBackend()
+
+
+def test_bad_options_and_summary() -> None:
+    with pytest.raises(UserError, match="tier"):
+        make_backend("lava-sim", tier="turbo")
+    with pytest.raises(UserError, match="recycle_every"):
+        make_backend("lava-sim", recycle_every=0)
+    from ec_neuro.compilers.lava import summary
+    low = lower(SPEC, random_masks(SPEC, 1, 0), "fixed")
+    text = summary(low)
+    for key in ("du=", "dv=", "vth_mant=", "w_mant=", "w_exp=", "bias_exp=", "largest"):
+        assert key in text
+
+
+def _fitness(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "fitness.jsonl").read_text().splitlines()]
+
+
+def test_training_writes_identical_fitness(tmp_path: Path) -> None:
+    args = ["--task", "CartPole-v1", "--population", "8", "--generations", "3", "--seed", "4",
+            "--precision", "fixed", "--set", "det_episodes=1", "--set", "target_return=null",
+            "--set", "network.n_neurons=64"]
+    runs = {}
+    for backend in ("numpy", "lava-sim"):
+        out = tmp_path / backend
+        proc = subprocess.run([sys.executable, "-m", "ec_neuro", "train", *args, "--backend", backend,
+                               "--run-dir", str(out)], capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[backend] = _fitness(out)
+    assert len(runs["numpy"]) == 3
+    assert runs["lava-sim"] == runs["numpy"]
