@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -90,12 +91,17 @@ def test_closed_loop_actions_and_returns_identical(tier: str, precision: str) ->
     assert c0.sum() > 0
 
 
-def _alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+def _alive(pgid: int, grace_s: float = 10.0) -> bool:
+    """Does the process group still exist after `grace_s` (orphaned zombies take a moment to be reaped)?"""
+    deadline = time.monotonic() + grace_s
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.1)
 
 
 class _Interrupting(ToyLoop):

@@ -93,56 +93,54 @@ def open_loop(plan: LavaPlan, v0: np.ndarray, bias: np.ndarray, tier: str) -> np
         s.stop()
 
 
+def _handle(session: Session | NaiveSession | None, req: tuple) -> tuple[Any, Session | NaiveSession | None]:
+    """Run one request; returns (answer, the session now open)."""
+    cmd = req[0]
+    if cmd == "open_loop":
+        return open_loop(*req[1:]), session
+    if cmd in ("start", "start_naive"):
+        if session is not None:
+            session.stop()
+        return None, (Session(*req[1:], record=False) if cmd == "start" else NaiveSession(*req[1:]))
+    if session is None:
+        raise RuntimeError(f"{cmd!r}: no graph started")
+    if cmd == "step":
+        return session.step(req[1])[0], session
+    if cmd == "end":
+        out = None if session.last is None else session.last[1].copy()
+        session.stop()
+        return out, None
+    raise ValueError(f"unknown worker command {cmd!r}")
+
+
 def serve(conn: Any) -> None:
-    """Worker main loop."""
+    """Worker main loop: until "quit" or the parent goes away; the open graph is always stopped on the way out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import lava.magma.core.process.process  # noqa: F401  (first: it sets the 'fork' start method)
     warnings.filterwarnings("ignore")
     session: Session | NaiveSession | None = None
-    while True:
-        try:
+    try:
+        while True:
             req = conn.recv()
-        except (EOFError, OSError):
-            break
-        cmd = req[0]
-        if cmd == "quit":
-            break
-        try:
-            if cmd == "open_loop":
-                out: Any = open_loop(*req[1:])
-            elif cmd == "start":
+            if req[0] == "quit":
+                break
+            try:
+                out, session = _handle(session, req)
+                reply: tuple = ("ok", out)
+            except Exception:
                 if session is not None:
-                    session.stop()
-                session = None
-                session = Session(*req[1:], record=False)
-                out = None
-            elif cmd == "start_naive":
-                if session is not None:
-                    session.stop()
-                session = None
-                session = NaiveSession(*req[1:])
-                out = None
-            elif cmd == "step":
-                assert session is not None, "no graph started"
-                out = session.step(req[1])[0]
-            elif cmd == "end":
-                assert session is not None, "no graph started"
-                out = None if session.last is None else session.last[1].copy()
-                session.stop()
-                session = None
-            else:
-                raise ValueError(f"unknown worker command {cmd!r}")
-            conn.send(("ok", out))
-        except Exception:
-            if session is not None:
-                try:
-                    session.stop()
-                except Exception:
-                    pass
-                session = None
-            conn.send(("error", traceback.format_exc()))
-    if session is not None:
-        session.stop()
+                    session, old = None, session
+                    try:
+                        old.stop()
+                    except Exception:
+                        pass
+                reply = ("error", traceback.format_exc())
+            conn.send(reply)
+    except (EOFError, OSError):
+        pass  # the parent died or closed the socket
+    finally:
+        if session is not None:
+            session.stop()
 
 
 def main(argv: list[str]) -> None:
