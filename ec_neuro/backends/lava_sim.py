@@ -16,6 +16,7 @@ import importlib.util
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -47,17 +48,31 @@ class _Worker:
 
     def __init__(self) -> None:
         key = secrets.token_bytes(16)
-        self._dir = tempfile.mkdtemp(prefix="ecneuro-lava-")
-        address = os.path.join(self._dir, "sock")
+        folder = tempfile.mkdtemp(prefix="ecneuro-lava-")
+        address = os.path.join(folder, "sock")
         with Listener(address, family="AF_UNIX", authkey=key) as listener:
             self.proc = subprocess.Popen([sys.executable, "-m", "ec_neuro.backends.lava_worker", address],
                                          stdin=subprocess.PIPE, start_new_session=True)
             assert self.proc.stdin is not None
             self.proc.stdin.write(key.hex().encode() + b"\n")
             self.proc.stdin.close()
-            self.conn: Connection = listener.accept()
+            self.conn: Connection = self._accept(listener)
+        os.rmdir(folder)  # the listener removed its socket file on close
         self.graphs = 0
         self.pending = False
+
+    def _accept(self, listener: Listener) -> Connection:
+        """Wait for the worker to connect back; fail (not hang) if it dies first."""
+        sock = getattr(getattr(listener, "_listener", None), "_socket", None)
+        if sock is not None:
+            sock.settimeout(1.0)
+        while True:
+            try:
+                return listener.accept()
+            except socket.timeout:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"lava-sim worker exited with status {self.proc.returncode} "
+                                       "before connecting (see its output above)") from None
 
     def call(self, *req: Any, timeout: float | None = None) -> Any:
         """Send one request and wait for its answer; worker errors become RuntimeError."""
@@ -83,10 +98,6 @@ class _Worker:
             self.kill()
         finally:
             self.conn.close()
-            try:
-                os.rmdir(self._dir) if not os.listdir(self._dir) else None
-            except OSError:
-                pass
 
     def kill(self) -> None:
         try:
