@@ -170,3 +170,12 @@ def test_training_writes_identical_fitness(tmp_path: Path) -> None:
         runs[backend] = _fitness(out)
     assert len(runs["numpy"]) == 3
     assert runs["lava-sim"] == runs["numpy"]
+
+
+def test_info_reports_lava_tiers_without_importing_lava() -> None:
+    code = ("import json, sys; from ec_neuro.info import gather; d = gather(); "
+            "print(json.dumps([d['backends']['lava-sim'], 'lava' in sys.modules, 'brian2' in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    entry, lava_imported, brian2_imported = json.loads(out.stdout)
+    assert entry["installed"] and entry["tiers"] == ["stock", "fused"] and entry["precisions"] == ["fixed", "float"]
+    assert not lava_imported and not brian2_imported
