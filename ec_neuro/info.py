@@ -15,7 +15,7 @@ from . import registry
 # backend -> (distribution to report, tiers offered)
 _DETAILS: dict[str, tuple[str, tuple[str, ...]]] = {
     "numpy": ("numba", ("",)),
-    "lava-sim": ("lava-nc", ("stock", "fused")),
+    "lava-sim": ("lava-nc", ("stock", "fused", "fused-k")),
     "brian2": ("brian2", ("",)),
 }
 

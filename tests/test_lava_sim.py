@@ -52,7 +52,7 @@ def numpy_traces():
     return out
 
 
-@pytest.mark.parametrize("tier", ["stock", "fused"])
+@pytest.mark.parametrize("tier", ["stock", "fused", "fused-k"])
 @pytest.mark.parametrize("precision", ["fixed", "float"])
 def test_open_loop_states_identical(numpy_traces, tier: str, precision: str) -> None:
     low, v0, bias, want = numpy_traces[precision]
@@ -69,7 +69,7 @@ def test_open_loop_states_identical(numpy_traces, tier: str, precision: str) -> 
     assert (spikes_per_net > 0).all(), "every network must be active for the comparison to mean something"
 
 
-@pytest.mark.parametrize("tier", ["stock", "fused"])
+@pytest.mark.parametrize("tier", ["stock", "fused", "fused-k"])
 @pytest.mark.parametrize("precision", ["fixed", "float"])
 def test_closed_loop_actions_and_returns_identical(tier: str, precision: str) -> None:
     P = 12
@@ -177,5 +177,5 @@ def test_info_reports_lava_tiers_without_importing_lava() -> None:
             "print(json.dumps([d['backends']['lava-sim'], 'lava' in sys.modules, 'brian2' in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     entry, lava_imported, brian2_imported = json.loads(out.stdout)
-    assert entry["installed"] and entry["tiers"] == ["stock", "fused"] and entry["precisions"] == ["fixed", "float"]
+    assert entry["installed"] and entry["tiers"] == ["stock", "fused", "fused-k"] and entry["precisions"] == ["fixed", "float"]
     assert not lava_imported and not brian2_imported

@@ -6,7 +6,7 @@ recycled every `recycle_every` graphs.  Per control step the host sends one mess
 (P)) and gets the readout r (P, N) back; inside the graph the HostBridge streams the bias into the LIF for
 K timesteps and folds the spikes into r (no `Var.get()/set()` anywhere).
 
-    backend = make_backend("lava-sim", tier="stock" | "fused", recycle_every=25)
+    backend = make_backend("lava-sim", tier="stock" | "fused" | "fused-k", recycle_every=25)
     counts = backend.rollout(backend.compile(lower(spec, masks, "fixed")), loop, v0)   # (P, N) spikes
 """
 from __future__ import annotations

@@ -62,7 +62,7 @@ class Session:
     def __init__(self, plan: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> None:
         from lava.magma.core.run_conditions import RunSteps
         self.proc, self.bridge, cfg = build(plan, v0, tier, record)
-        self.steps = RunSteps(num_steps=plan.substeps, blocking=True)
+        self.steps = RunSteps(num_steps=1 if tier == "fused-k" else plan.substeps, blocking=True)
         self.running = False
         self.proc.create_runtime(run_cfg=cfg)
         self.running = True

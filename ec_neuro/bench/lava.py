@@ -1,6 +1,6 @@
 """`ecneuro bench --suite lava`: closed-loop network-timesteps/s, 64 networks x 256 neurons, one run.
 
-Figures: lava-sim stock and fused tiers (fixed_pt), the naive Lava layout (one stock graph per network,
+Figures: lava-sim stock, fused and fused-k tiers (fixed_pt), the naive Lava layout (one stock graph per network,
 all stepped side by side), and the numpy fixed-point backend; every backend drives the same deterministic
 ToyLoop (no physics), so the figures compare network simulation plus the per-control-step host exchange.
 Each figure is timed on a second rollout in a warm worker (process start, numba compile excluded).  The
@@ -67,6 +67,7 @@ def run(quick: bool = False, population: int = 64, n_neurons: int = 256) -> dict
     runs = [("numpy-fixed", lambda: make_backend("numpy"), population),
             ("lava-sim-stock", lambda: make_backend("lava-sim", tier="stock"), population),
             ("lava-sim-fused", lambda: make_backend("lava-sim", tier="fused"), population),
+            ("lava-sim-fused-k", lambda: make_backend("lava-sim", tier="fused-k"), population),
             ("lava-naive", lambda: NaiveLava(tier="stock"), naive_pop)]
     for name, factory, P in runs:
         backend = factory()
@@ -91,8 +92,10 @@ def run(quick: bool = False, population: int = 64, n_neurons: int = 256) -> dict
     out["ratios"] = {
         "stock_vs_naive": figures["lava-sim-stock"] / figures["lava-naive"],
         "fused_vs_naive": figures["lava-sim-fused"] / figures["lava-naive"],
+        "fused_k_vs_naive": figures["lava-sim-fused-k"] / figures["lava-naive"],
         "stock_vs_numpy": figures["lava-sim-stock"] / figures["numpy-fixed"],
         "fused_vs_numpy": figures["lava-sim-fused"] / figures["numpy-fixed"],
+        "fused_k_vs_numpy": figures["lava-sim-fused-k"] / figures["numpy-fixed"],
     }
     for k, v in out["ratios"].items():
         print(f"{k:16s} {v:8.2f}x")

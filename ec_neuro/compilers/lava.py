@@ -5,7 +5,8 @@
 
     stock:  HostBridge.bias_out -> BiasLIF.bias_in;  BiasLIF.s_out -> Sparse.s_in, HostBridge.s_in;
             Sparse.a_out -> BiasLIF.a_in   (Sparse delivers one timestep later: the model's delay)
-    fused:  FusedPopulation, the same arithmetic and host channels in one process.
+    fused:  FusedPopulation, the same arithmetic and host channels in one process (one substep per timestep);
+    fused-k: the same process running the K substeps of a control step in one Lava timestep.
 
 Weights W (P*N post, P*N pre) block diagonal, W[post, pre] = sign(pre) * w_mant (fixed, weight_exp = w_exp,
 MIXED sign mode, 8 weight bits) or sign(pre) * w (float, dyadic).  LIF constants (du, dv, vth, bias_exp)
@@ -23,7 +24,7 @@ from ..errors import UserError
 from ..quant import bias_mantissa, report
 from .common import Lowered
 
-TIERS = ("stock", "fused")
+TIERS = ("stock", "fused", "fused-k")
 
 
 @dataclass
@@ -112,10 +113,11 @@ def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> tuple[Any, A
     v_init = np.asarray(v0).reshape(-1)
     common = dict(population=pl.population, n_neurons=pl.n_neurons, sign=pl.sign, substeps=pl.substeps,
                   a_out=pl.a_out, c_out=pl.c_out, record=record)
-    if check_tier(tier) == "fused":
+    if check_tier(tier).startswith("fused"):
         from ..lava_procs.fused import FusedPopulation
         fused = FusedPopulation(W=pl.W, v=v_init, du=pl.du, dv=pl.dv, vth=pl.vth, bias_exp=pl.bias_exp,
-                                w_exp=pl.w_exp, fixed=pl.precision == "fixed", **common)
+                                w_exp=pl.w_exp, fixed=pl.precision == "fixed",
+                                block=pl.substeps if tier == "fused-k" else 1, **common)
         return fused, fused, cfg
 
     from lava.proc.sparse.process import Sparse

@@ -2,7 +2,10 @@
 
 Same arithmetic as Intel's PySparseModelBitAcc + PyLifModelBitAcc (fixed) or their float models, but one
 process instead of three (Lava's cost is per process per timestep), and the synaptic sum is event driven:
-only the columns of the neurons that spiked in the previous timestep are visited (CSC, W (n, n) [post, pre]).
+only the rows of the neurons that spiked in the previous timestep are visited, one contiguous row of the
+member's (N pre, N post) 0/1 block of the block-diagonal W (n, n) [post, pre] each.  Every weight of W is
+sign(pre) * w (the compiler emits nothing else; checked here), so the synaptic sum is w * (signed count):
+exact in both precisions (integers; float w is dyadic).
 The one-timestep synaptic delay of Sparse is the `a_buff` carried between timesteps.
 """
 import numpy as np
@@ -20,13 +23,20 @@ from ec_neuro.lava_procs.bridge import BridgeState, out_rows
 
 
 class FusedPopulation(AbstractProcess):
-    """The whole population in one process; host_in/host_out as HostBridge's."""
+    """The whole population in one process; host_in/host_out as HostBridge's.
+
+    block: substeps per Lava timestep, 1 (Loihi timing, as the stock tier) or K (a whole control step per
+    timestep: Lava's per-timestep synchronisation is paid once per control step).
+    """
 
     def __init__(self, *, W, v, du, dv, vth, bias_exp, w_exp, fixed, population, n_neurons, substeps,
-                 record=False, **kwargs):
+                 block=1, record=False, **kwargs):
         n = population * n_neurons
-        super().__init__(W=W.tocsc(), v=v, du=du, dv=dv, vth=vth, bias_exp=bias_exp, w_exp=w_exp, fixed=fixed,
-                         population=population, n_neurons=n_neurons, substeps=substeps, record=record, **kwargs)
+        if block not in (1, substeps):
+            raise ValueError(f"block must be 1 or substeps={substeps}, got {block}")
+        super().__init__(W=W, v=v, du=du, dv=dv, vth=vth, bias_exp=bias_exp, w_exp=w_exp, fixed=fixed,
+                         population=population, n_neurons=n_neurons, substeps=substeps, block=block,
+                         record=record, **kwargs)
         self.host_in = InPort(shape=(n + population,))
         self.host_in.flag_external_pipe(buffer_size=2)
         self.host_out = OutPort(shape=(out_rows(substeps, record), n))
@@ -34,12 +44,20 @@ class FusedPopulation(AbstractProcess):
 
 
 @njit(cache=True, nogil=True)
-def _accumulate(indptr, indices, data, z, acc):
-    """acc[post] = sum over spiking pre of W[post, pre] (CSC columns of the spiking neurons only)."""
-    acc[:] = 0
-    for pre in np.flatnonzero(z):
-        for k in range(indptr[pre], indptr[pre + 1]):
-            acc[indices[k]] += data[k]
+def _count(mask, sign, z, cnt):
+    """cnt[p*N + post] = sum over spiking pre of sign[pre] * mask[p, pre, post] (rows of spiking neurons only)."""
+    P, N, _ = mask.shape
+    local = np.zeros(N, np.int64)
+    for p in range(P):
+        off = p * N
+        local[:] = 0
+        for pre in range(N):
+            if z[off + pre] != 0.0:
+                s = sign[pre]
+                row = mask[p, pre]
+                for post in range(N):
+                    local[post] += s * row[post]
+        cnt[off:off + N] = local
 
 
 @njit(cache=True, nogil=True)
@@ -86,7 +104,7 @@ def _lif_float(u, v, a_in, bias, decay_u, decay_v, vth, z):
 @requires(CPU)
 @tag("fixed_pt", "floating_pt")
 class PyFusedPopulation(PyLoihiProcessModel):
-    """Per timestep: a_in from last step's spikes, LIF update, readout; host I/O every K steps."""
+    """Per substep: a_in from last substep's spikes, LIF update, readout; host I/O every K substeps."""
 
     host_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     host_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
@@ -98,24 +116,32 @@ class PyFusedPopulation(PyLoihiProcessModel):
         W = pp["W"]
         self.fixed = pp["fixed"]
         dt = np.int64 if self.fixed else np.float64
-        self.indptr, self.indices = W.indptr.astype(np.int64), W.indices.astype(np.int64)
-        n = self.st.n
+        n, P, N = self.st.n, self.st.P, self.st.N
+        mags = np.unique(np.abs(W.data))
+        if len(mags) > 1:
+            raise ValueError(f"the fused tier needs all weights to be +-w; got magnitudes {mags[:5]}")
+        self.mask = np.stack([W[p * N:(p + 1) * N, p * N:(p + 1) * N].toarray().T != 0 for p in range(P)])
+        self.mask = self.mask.astype(np.uint8)
+        self.sign = np.asarray(pp["sign"][:N], dtype=np.int64)
+        w = mags[0] if len(mags) else 0
         if self.fixed:
             # Intel's first-step weight handling: MIXED clip to [-256, 255], drop the LSB (8 bits), floor.
-            self.data = (np.clip(W.data.astype(np.int64), -256, 255) >> 1) << 1
+            self.w = int((min(int(w), 255) >> 1) << 1)
             self.decay_u, self.decay_v = 4096 - (int(pp["du"]) + 1), 4096 - int(pp["dv"])
             self.vth = int(pp["vth"]) << 6
         else:
-            self.data = W.data.astype(np.float64)
+            self.w = float(w)
             self.decay_u, self.decay_v, self.vth = 1 - pp["du"], 1 - pp["dv"], float(pp["vth"])
         self.w_exp, self.bias_exp = int(pp["w_exp"]), int(pp["bias_exp"])
         self.u = np.zeros(n, dt)
         self.v = np.asarray(pp["v"]).astype(dt)
-        self.acc = np.zeros(n, dt)
+        self.cnt = np.zeros(n, np.int64)
         self.a_buff = np.zeros(n, dt)
         self.z = np.zeros(n)
         self.bias = np.zeros(n, dt)
         self._lif = _lif_fixed if self.fixed else _lif_float
+        self.block = int(pp["block"])
+        self.k = 0  # substep within the control step
 
     def _take(self, msg):
         st = self.st
@@ -126,18 +152,24 @@ class PyFusedPopulation(PyLoihiProcessModel):
             self.bias = st.bias
 
     def run_spk(self):
+        for _ in range(self.block):
+            self._substep()
+
+    def _substep(self):
         st = self.st
-        k = (self.time_step - 1) % st.K
+        k = self.k
+        self.k = (k + 1) % st.K
         if k == 0:
             self._take(self.host_in.recv())
         a_in = self.a_buff
         self._lif(self.u, self.v, a_in, self.bias, self.decay_u, self.decay_v, self.vth, self.z)
-        _accumulate(self.indptr, self.indices, self.data, self.z, self.acc)
+        _count(self.mask, self.sign, self.z, self.cnt)
         if self.fixed:
             e = self.w_exp
-            self.a_buff = self.acc << e if e > 0 else self.acc >> -e
+            acc = self.cnt * self.w
+            self.a_buff = acc << e if e > 0 else acc >> -e
         else:
-            self.a_buff = self.acc.copy()
+            self.a_buff = self.w * self.cnt
         st.observe(k, self.z, self.u, self.v)
         if k == st.K - 1:
             self.host_out.send(st.out)
