@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, Listener
 from typing import Any, ClassVar
 
+import numba
 import numpy as np
 
 from ..compilers.common import Lowered
@@ -143,6 +144,8 @@ class LavaSimBackend:
         """Drive `loop` through the graph; returns spike counts of the active steps, (P, N) int64."""
         low, P, N = program.low, program.plan.population, program.plan.n_neurons
         w = self._get_worker()
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)  # the host's encode/decode: parallel threads here only steal Lava's cores
         try:
             t0 = time.perf_counter()
             self._start(w, program, self._v0(program, v0))
@@ -158,6 +161,8 @@ class LavaSimBackend:
         except BaseException:
             self._abort()
             raise
+        finally:
+            numba.set_num_threads(threads)
         if counts is None:
             return np.zeros((P, N), np.int64)
         return counts.reshape(P, N).astype(np.int64)

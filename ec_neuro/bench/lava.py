@@ -3,7 +3,7 @@
 Figures: lava-sim stock, fused and fused-k tiers (fixed_pt), the naive Lava layout (one stock graph per network,
 all stepped side by side), and the numpy fixed-point backend; every backend drives the same deterministic
 ToyLoop (no physics), so the figures compare network simulation plus the per-control-step host exchange.
-Each figure is timed on a second rollout in a warm worker (process start, numba compile excluded).  The
+Each figure is the best of three rollouts after a warm-up one (process start, numba compile excluded).  The
 headline figure counts only the stepping (every control step's host exchange included); the per-rollout
 figure adds the graph build + Lava compile + stop that every generation pays.  The naive layout steps a few
 control steps only (it is ~100x slower).  Every backend's spike counts are checked against numpy's.
@@ -35,19 +35,23 @@ class NaiveLava(LavaSimBackend):
         w.call("start_naive", plans, [v[p * N:(p + 1) * N] for p in range(low.population)])
 
 
-def _time(backend: Any, low: Any, v0: np.ndarray, steps: int, warm: bool) -> tuple[dict[str, float], np.ndarray]:
-    """One timed rollout (after a warm-up one if `warm`): network-timesteps/s while stepping, and per rollout
-    including graph build/compile/stop; returns (figures, spike counts)."""
-    if warm:
+def _time(backend: Any, low: Any, v0: np.ndarray, steps: int, repeats: int) -> tuple[dict[str, float], np.ndarray]:
+    """Best of `repeats` timed rollouts (after a warm-up one if repeats > 1): network-timesteps/s while
+    stepping, and per rollout including graph build/compile/stop; returns (figures, spike counts)."""
+    if repeats > 1:
         backend.rollout(backend.compile(low), ToyLoop(low, steps, seed=1), v0)
-    loop = ToyLoop(low, steps, seed=1)
-    t0 = time.perf_counter()
-    counts = backend.rollout(backend.compile(low), loop, v0)
-    total = time.perf_counter() - t0
-    work = float(loop.lengths.sum()) * low.spec.neuron.substeps
-    t = getattr(backend, "timing", {})
-    stepping = t.get("steps_s", total)
-    return {"stepping": work / stepping, "with_build": work / total, "build_s": t.get("start_s", 0.0)}, counts
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        loop = ToyLoop(low, steps, seed=1)
+        t0 = time.perf_counter()
+        counts = backend.rollout(backend.compile(low), loop, v0)
+        total = time.perf_counter() - t0
+        work = float(loop.lengths.sum()) * low.spec.neuron.substeps
+        t = getattr(backend, "timing", {})
+        fig = {"stepping": work / t.get("steps_s", total), "with_build": work / total, "build_s": t.get("start_s", 0.0)}
+        if fig["stepping"] > best.get("stepping", 0.0):
+            best = fig
+    return best, counts
 
 
 def run(quick: bool = False, population: int = 64, n_neurons: int = 256) -> dict[str, Any]:
@@ -75,7 +79,7 @@ def run(quick: bool = False, population: int = 64, n_neurons: int = 256) -> dict
                                                               W_out=low.W_out[:P])
         try:
             fig, counts = _time(backend, sub, v0[:P], naive_steps if name == "lava-naive" else steps,
-                                name != "lava-naive")
+                                1 if name == "lava-naive" else 3)
         finally:
             backend.close()
         key = (P, name == "lava-naive")

@@ -19,14 +19,16 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from numba import njit
 
+from ec_neuro import kernels
 from ec_neuro.lava_procs.bridge import BridgeState, out_rows
 
 
 class FusedPopulation(AbstractProcess):
     """The whole population in one process; host_in/host_out as HostBridge's.
 
-    block: substeps per Lava timestep, 1 (Loihi timing, as the stock tier) or K (a whole control step per
-    timestep: Lava's per-timestep synchronisation is paid once per control step).
+    block: substeps per Lava timestep, 1 (Loihi timing, as the stock tier; this module's own numba code) or K
+    (a whole control step per timestep, so Lava's per-timestep synchronisation is paid once per control step;
+    the K substeps run in ec_neuro.kernels, the numpy backend's parallel numba kernels).
     """
 
     def __init__(self, *, W, v, du, dv, vth, bias_exp, w_exp, fixed, population, n_neurons, substeps,
@@ -142,6 +144,17 @@ class PyFusedPopulation(PyLoihiProcessModel):
         self._lif = _lif_fixed if self.fixed else _lif_float
         self.block = int(pp["block"])
         self.k = 0  # substep within the control step
+        if self.block > 1:
+            self.W_h = np.ascontiguousarray(self.mask)
+            self.n_exc = int(np.count_nonzero(self.sign > 0))
+            self.U, self.V = self.u.reshape(P, N), self.v.reshape(P, N)
+            self.R = np.zeros((P, N))
+            self.SPK = np.zeros((P, N), np.int32)
+            self.COUNTS = np.zeros((P, N), np.int64)
+            K = self.st.K
+            self.rec = ((np.zeros((K, P, N), dt), np.zeros((K, P, N), dt), np.zeros((K, P, N), np.int32))
+                        if self.st.record else (np.zeros((0, 1, 1), dt), np.zeros((0, 1, 1), dt),
+                                                np.zeros((0, 1, 1), np.int32)))
 
     def _take(self, msg):
         st = self.st
@@ -152,8 +165,32 @@ class PyFusedPopulation(PyLoihiProcessModel):
             self.bias = st.bias
 
     def run_spk(self):
-        for _ in range(self.block):
-            self._substep()
+        if self.block > 1:
+            self._control_step()
+            return
+        self._substep()
+
+    def _control_step(self):
+        """K substeps at once in ec_neuro.kernels (which keep r, counts frozen for inactive members)."""
+        st = self.st
+        msg = self.host_in.recv()
+        self._take(msg)
+        P, N, K = st.P, st.N, st.K
+        active = np.ascontiguousarray(msg[st.n:] != 0)
+        bias = np.ascontiguousarray(self.bias.reshape(P, N))
+        if self.fixed:
+            kernels.run_fixed(self.W_h, self.n_exc, active, bias, self.U, self.V, self.R, self.SPK, self.COUNTS,
+                              K, self.decay_u, self.decay_v, self.vth, self.w, self.w_exp, st.a_out, st.c_out,
+                              *self.rec)
+        else:
+            kernels.run_float(self.W_h, self.n_exc, active, bias, self.U, self.V, self.R, self.SPK, self.COUNTS,
+                              K, self.decay_u, self.decay_v, self.vth, self.w, st.a_out, st.c_out, *self.rec)
+        st.out[0] = self.R.reshape(-1)
+        st.out[1] = self.COUNTS.reshape(-1)
+        if st.record:
+            for i in range(3):
+                st.out[2 + i * K:2 + (i + 1) * K] = self.rec[i].reshape(K, -1)
+        self.host_out.send(st.out)
 
     def _substep(self):
         st = self.st
