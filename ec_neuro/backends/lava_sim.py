@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, Listener
 from typing import Any, ClassVar
@@ -126,7 +127,8 @@ class LavaSimBackend:
         self.recycle_every = recycle_every
         self._worker: _Worker | None = None
         self.timing: dict[str, float] = {}  # last rollout: start_s (graph build + Lava compile), steps_s, stop_s
-        atexit.register(self.close)
+        ref = weakref.ref(self)
+        atexit.register(lambda: (b := ref()) is not None and b.close())
 
     def compile(self, lowered: Lowered) -> LavaProgram:
         return LavaProgram(lowered, plan(lowered))
