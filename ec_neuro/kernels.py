@@ -38,7 +38,7 @@ def run_float(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
     for p in prange(P):
         if not active[p]:
             continue
-        cnt = np.zeros(N, np.int64)
+        cnt = np.empty(N, np.int64)  # np.zeros inside prange miscompiles (numba 0.68.1: rec_s writes were lost)
         for k in range(K):
             _synaptic_counts(W_h[p], spk[p], cnt)
             for j in range(N):
@@ -82,7 +82,7 @@ def run_fixed(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
     for p in prange(P):
         if not active[p]:
             continue
-        cnt = np.zeros(N, np.int64)
+        cnt = np.empty(N, np.int64)  # np.zeros inside prange miscompiles (numba 0.68.1: rec_s writes were lost)
         for k in range(K):
             _synaptic_counts(W_h[p], spk[p], cnt)
             for j in range(N):
@@ -122,7 +122,9 @@ def input_current(T_in, x, gain, out):
     """out[p, j] = gain * sum_k T_in[p, k, j] * x[p, k], k ascending; T_in int8 in {-1, 0, 1}."""
     P, K, N = T_in.shape
     for p in prange(P):
-        acc = np.zeros(N, np.float64)
+        acc = np.empty(N, np.float64)  # not np.zeros inside prange (see run_float)
+        for j in range(N):
+            acc[j] = 0.0
         for k in range(K):
             xk = x[p, k]
             if xk != 0.0:
