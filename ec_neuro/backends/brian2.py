@@ -132,7 +132,7 @@ class Brian2Backend:
             shape = (T * b.K, b.P, b.N)
             u = np.ascontiguousarray(mon.u[:].T).reshape(shape)
             v = np.ascontiguousarray(mon.v[:].T).reshape(shape)
-            s = np.ascontiguousarray(mon.sp[:].T).reshape(shape).astype(np.int8)
+            s = np.ascontiguousarray(mon.sp[:].T).reshape(shape).astype(np.int32)
         finally:
             program.on_control = lambda: None
             b.net.remove(mon)
