@@ -25,8 +25,8 @@ from .connectivity import initial_v, random_masks
 from .errors import MissingExtra, UserError
 from .spec import NetworkSpec
 
-RATE_RTOL = 0.3     # statistical pairs: relative tolerance on firing rates (spikes / neuron / substep)
-RATE_ATOL = 0.005   # ... plus this absolute slack, so near-silent networks do not fail on a few spikes
+RATE_RTOL = 0.2     # statistical pairs: relative tolerance on firing rates (measured worst: 7.4%, docs/brian2.md)
+RATE_ATOL = 0.002   # ... plus this absolute slack (spikes / neuron / substep) for near-silent networks
 V0_SEED = 0
 
 
