@@ -88,7 +88,8 @@ def connectivity(W_in: np.ndarray, W_h: np.ndarray, W_out: np.ndarray, n_exc: in
     N = W_h.shape[0]
     signed = W_h.astype(int) * np.where(np.arange(N) < n_exc, 1, -1)[:, None]
     fig = plt.figure(figsize=(10, 7.5))
-    grid = fig.add_gridspec(2, 2, width_ratios=[N, max(W_out.shape[1], 4)], height_ratios=[max(W_in.shape[0], 4), N])
+    side = max(N // 8, 4)
+    grid = fig.add_gridspec(2, 2, width_ratios=[N, side], height_ratios=[side, N])
     ax_in, ax_h, ax_out = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
     ax_h.imshow(signed, cmap=ListedColormap([I_COLOUR, "white", E_COLOUR]), vmin=-1, vmax=1, interpolation="nearest",
                 aspect="auto")
@@ -101,7 +102,7 @@ def connectivity(W_in: np.ndarray, W_h: np.ndarray, W_out: np.ndarray, n_exc: in
     ax_in.set_title(f"W_in: {int(W_in.sum())} connections", fontsize=9)
     ax_out.imshow(W_out, cmap="Greys", vmin=0, vmax=1, interpolation="nearest", aspect="auto")
     ax_out.set_xlabel("action")
-    ax_out.set_title(f"W_out: {int(W_out.sum())}", fontsize=9)
+    ax_out.set_title(f"W_out:\n{int(W_out.sum())}", fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
