@@ -1,4 +1,5 @@
-"""Brian2 equals the numpy float backend bit for bit (u, v, spikes, readout), open and closed loop, both targets."""
+"""Brian2 equals the numpy backend bit for bit (u, v, spikes, readout) in both precisions, open and closed loop, on
+both targets (cython, numpy)."""
 from __future__ import annotations
 
 import numpy as np
@@ -51,14 +52,14 @@ def b2(request):
     be.close()
 
 
-def _population(seed: int, p: float = 0.3):
+def _population(seed: int, p: float = 0.3, precision: str = "float"):
     masks = random_masks(SPEC, P, seed, p=p)
-    return lower(SPEC, masks, "float"), initial_v(SPEC.n_neurons, seed, 0, np.arange(P))
+    return lower(SPEC, masks, precision), initial_v(SPEC.n_neurons, seed, 0, np.arange(P))
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_open_loop_bit_exact(b2, seed):
-    low, v0 = _population(seed)
+@pytest.mark.parametrize("precision,seed", [("float", 0), ("float", 1), ("fixed", 0), ("fixed", 1)])
+def test_open_loop_bit_exact(b2, precision, seed):
+    low, v0 = _population(seed, precision=precision)
     rng = np.random.default_rng(seed + 10)
     bias = np.stack([low.encode(rng.normal(size=(P, SPEC.n_obs)) * 3) for _ in range(25)])
     want = NumpyBackend().open_loop(NumpyBackend().compile(low), v0, bias)
@@ -67,10 +68,12 @@ def test_open_loop_bit_exact(b2, seed):
     assert report["identical"], report
     assert np.array_equal(got.r, want.r)
     assert np.abs(want.s).sum() > 100, "too few spikes for a meaningful comparison"
+    assert got.u.dtype == want.u.dtype
 
 
-def test_closed_loop_bit_exact(b2):
-    low, v0 = _population(3, p=0.4)
+@pytest.mark.parametrize("precision", ["float", "fixed"])
+def test_closed_loop_bit_exact(b2, precision):
+    low, v0 = _population(3, p=0.4, precision=precision)
     runs = []
     for be in (b2, NumpyBackend()):
         loop = ToyLoop(low, steps=30, seed=5)

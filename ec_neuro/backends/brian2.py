@@ -1,4 +1,4 @@
-"""The Brian2 backend: the reference simulator, equal to the numpy float backend bit for bit.
+"""The Brian2 backend: the reference simulator, equal to the numpy backend bit for bit in both precisions.
 
 Brian2 owns its time loop, so closed loop runs inside one `net.run()`: a single `network_operation`
 (`ecn_loop`, every K substeps, slot `start`) hands the readout r (P, N) to the host's ControlLoop and writes
@@ -33,7 +33,7 @@ class Brian2Backend:
     """Options: target = "cython" (default; strict gcc flags, cache in .cache/brian2/) or "numpy" (no compiler)."""
 
     name: ClassVar[str] = "brian2"
-    precisions: ClassVar[tuple[str, ...]] = ("float",)
+    precisions: ClassVar[tuple[str, ...]] = ("float", "fixed")
 
     def __init__(self, target: str = "cython") -> None:
         self.target = target
@@ -63,7 +63,7 @@ class Brian2Backend:
         comp.configure(self.target)
         comp.check_flags()
         prog.b2.net.restore("init")
-        prog.b2.var("v")[:] = prog.low.initial_v(np.asarray(v0, dtype=np.float64))
+        prog.b2.var("v")[:] = prog.low.initial_v(np.asarray(v0, dtype=np.float64))  # fixed: exact integers
 
     def rollout(self, program: Brian2Program, loop: ControlLoop, v0: np.ndarray) -> np.ndarray:
         """Closed loop until `loop.step` returns None; spike counts (P, N) as the numpy backend counts them."""
@@ -101,6 +101,7 @@ class Brian2Backend:
         try:
             while not state["done"]:
                 b.net.run(CHUNK * b.K * b.dt, namespace={})
+                comp.verify_compiled(b.net)
         finally:
             program.on_control = lambda: None
         return counts
@@ -128,10 +129,16 @@ class Brian2Backend:
         program.on_control = on_control
         try:
             b.net.run(T * b.K * b.dt, namespace={})
+            comp.verify_compiled(b.net)
             r_rec[T - 1] = r_live
             shape = (T * b.K, b.P, b.N)
             u = np.ascontiguousarray(mon.u[:].T).reshape(shape)
             v = np.ascontiguousarray(mon.v[:].T).reshape(shape)
+            if program.low.fixed is not None:  # integers held in float64: convert, and prove they are integers
+                ui, vi = u.astype(np.int64), v.astype(np.int64)
+                if not (np.array_equal(ui, u) and np.array_equal(vi, v)):
+                    raise RuntimeError("brian2 fixed-point state left the integers; this is a bug")
+                u, v = ui, vi
             s = np.ascontiguousarray(mon.sp[:].T).reshape(shape).astype(np.int32)
         finally:
             program.on_control = lambda: None

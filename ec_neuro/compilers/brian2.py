@@ -13,7 +13,9 @@ compiler to regroup or contract into an FMA):
     resets:        v = 0; cnt += 1; sp = sgn            (sgn = +1 for E, -1 for I)
     after_resets:  r = r*a_out; q = c_out*sp; r = r + q
 
-which is exactly `ec_neuro.kernels.run_float`.  Compilation: runtime `cython` with STRICT_FLAGS (no
+which is exactly `ec_neuro.kernels.run_float`.  Precision "fixed" swaps in UPDATE_FIXED, Lava's integer
+arithmetic (`kernels.run_fixed`) on float64 variables holding integers below 2^53, where every operation
+is exact.  Compilation: runtime `cython` with STRICT_FLAGS (no
 -ffast-math, -ffp-contract=off) and a cache directory per flag set inside the repository; `numpy` needs
 no compiler.  Object names are fixed, so rebuilding for new masks reuses the compiled code.
 """
@@ -50,6 +52,34 @@ sp = 0
 v = v * decay_v
 v = v + u
 v = v + I_ext"""
+# Loihi-2 fixed point (ec_neuro.quant) on float64 variables that only ever hold integers below 2^53, so
+# every operation is exact: trunc0(x*d/4096) = sign(x*d) * floor(|x*d| / 4096); a >> k = floor(a * 2^-k).
+UPDATE_FIXED = """c = nE - nI
+a = c * w_mant
+a = a * w_scale
+a = floor(a)
+a = a * 64
+y = u * decay_u
+ya = abs(y)
+ya = ya / 4096
+ya = floor(ya)
+y = sign(y) * ya
+u = y + a
+wp = two_umax * int(u > umax)
+u = u - wp
+wn = two_umax * int(u <= neg_umax)
+u = u + wn
+nE = 0
+nI = 0
+sp = 0
+y = v * decay_v
+ya = abs(y)
+ya = ya / 4096
+ya = floor(ya)
+y = sign(y) * ya
+v = y + u
+v = v + I_ext
+v = clip(v, neg_vmax, vmax)"""
 READOUT = """r = r * a_out
 q = c_out * sp
 r = r + q"""
@@ -131,19 +161,29 @@ class Brian2Net:
         return self.G.variables[name].get_value().reshape(self.P, self.N)
 
 
+def namespace(low: Lowered) -> tuple[str, dict[str, float]]:
+    """The update code and its constants for the population's precision."""
+    f, q = low.flt, low.fixed
+    ns = {"a_out": f.a_out, "c_out": f.c_out}
+    if q is None:
+        return UPDATE, {**ns, "decay_u": 1.0 - f.du, "decay_v": 1.0 - f.dv, "w": f.w, "vth": f.vth}
+    umax, vmax = float(1 << 23), float((1 << 23) - 1)
+    return UPDATE_FIXED, {**ns, "decay_u": float(q.decay_u), "decay_v": float(q.decay_v), "w_mant": float(q.w_mant),
+                          "w_scale": 2.0**q.w_exp, "vth": float(q.vth), "umax": umax, "neg_umax": -umax,
+                          "two_umax": 2 * umax, "vmax": vmax, "neg_vmax": -vmax}
+
+
 def build(low: Lowered) -> Brian2Net:
-    """Brian2 objects for a float-precision population (state zero; set v before running)."""
-    if low.fixed is not None:
-        raise UserError("the brian2 backend runs precision 'float' only")
+    """Brian2 objects for a population in either precision (state zero; set v before running)."""
     import brian2 as b2
-    f, spec = low.flt, low.spec
+    spec = low.spec
     P, N, n_exc = low.population, spec.n_neurons, spec.n_exc
     dt = spec.neuron.dt * b2.ms
-    ns = {"decay_u": 1.0 - f.du, "decay_v": 1.0 - f.dv, "w": f.w, "vth": f.vth, "a_out": f.a_out, "c_out": f.c_out}
+    update, ns = namespace(low)
     G = b2.NeuronGroup(P * N, EQUATIONS, threshold="v > vth", reset="v = 0\ncnt += 1\nsp = sgn",
                        namespace=ns, dt=dt, name="ecn_G")
     G.sgn = np.tile(np.where(np.arange(N) < n_exc, 1.0, -1.0), P)
-    G.run_regularly(UPDATE, when="groups", dt=dt, name="ecn_G_update")
+    G.run_regularly(update, when="groups", dt=dt, name="ecn_G_update")
     G.run_regularly(READOUT, when="after_resets", dt=dt, name="ecn_G_readout")
     member, pre, post = np.nonzero(low.W_h)
     is_e = pre < n_exc
@@ -157,6 +197,23 @@ def build(low: Lowered) -> Brian2Net:
         objs.append(S)
     net = b2.Network(*objs, name="ecn_net")
     return Brian2Net(net, G, P, N, spec.neuron.substeps, dt)
+
+
+def verify_compiled(net: Any) -> None:
+    """Raise if a code object has code but no compiled module: Brian2 2.9 turns a Cython compile error into a no-op."""
+    todo, seen = list(net.objects), set()
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        todo.extend(getattr(obj, "contained_objects", []))
+        for co in getattr(obj, "code_objects", []):
+            for block, module in (getattr(co, "compiled_code", None) or {}).items():
+                code = getattr(co.code, block, "") or ""
+                if module is None and code.strip() and "EMPTY_CODE_BLOCK" not in code:
+                    raise RuntimeError(f"brian2 could not compile {co.name} ({block}); the Cython error is printed "
+                                       "above. Results would be silently wrong, so stopping.")
 
 
 def teardown(prog: Brian2Net | None) -> None:
