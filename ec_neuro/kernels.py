@@ -5,7 +5,7 @@ fuse or reorder (numba never contracts to FMA without fastmath):
     float: u = u*(1-du); u = u + w*(nE-nI); v = v*(1-dv); v = v + u; v = v + bias; z = v > vth; v = 0 where z
     fixed: see ec_neuro.quant
 and then the readout r = r*a_out; r = r + c_out*s.  Arrays: W_h (P, N, N) uint8 [member, pre, post];
-state u, v, r (P, N); spk (P, N) int8 signed spikes of the previous substep; counts (P, N) int64.
+state u, v, r (P, N); spk (P, N) int32 signed spikes (int32, not int8: byte stores from parallel threads raced) of the previous substep; counts (P, N) int64.
 Recording arrays have shape (K, P, N), or (0, P, N) to record nothing.
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ from ..compilers.common import Lowered
 
 @dataclass
 class Trace:
-    """Open-loop recording, one row per substep: u, v (T*K, P, N) float64 or int64; s (T*K, P, N) int8 signed."""
+    """Open-loop recording, one row per substep: u, v (T*K, P, N) float64 or int64; s (T*K, P, N) int32 signed."""
 
     u: np.ndarray
     v: np.ndarray
@@ -45,7 +45,11 @@ class Backend(Protocol):
     def compile(self, lowered: Lowered) -> Any: ...
 
     def rollout(self, program: Any, loop: ControlLoop, v0: np.ndarray) -> np.ndarray:
-        """Drive `loop` until every member is done; returns spike counts per neuron (P, N)."""
+        """Drive `loop` until every member is done; returns spike counts per neuron (P, N), counted while active.
+
+        A finished member's state is unspecified afterwards (it may be frozen or keep running); only its
+        readout while `loop.active` matters.
+        """
         ...
 
     def open_loop(self, program: Any, v0: np.ndarray, bias: np.ndarray) -> Trace:

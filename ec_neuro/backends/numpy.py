@@ -11,12 +11,12 @@ from ..compilers.common import Lowered
 from .base import SteppedBackend, Trace
 
 _NO_REC = np.zeros((0, 1, 1))
-_NO_REC_S = np.zeros((0, 1, 1), np.int8)
+_NO_REC_S = np.zeros((0, 1, 1), np.int32)
 
 
 @dataclass
 class NumpyProgram:
-    """A lowered population plus its state: u, v (P, N) float64 or int64, r (P, N), spk (P, N) int8."""
+    """A lowered population plus its state: u, v (P, N) float64 or int64, r (P, N), spk (P, N) int32."""
 
     low: Lowered
     u: np.ndarray
@@ -34,7 +34,7 @@ class NumpyBackend(SteppedBackend):
         P, N = lowered.population, lowered.spec.n_neurons
         dtype = np.float64 if lowered.fixed is None else np.int64
         return NumpyProgram(lowered, np.zeros((P, N), dtype), np.zeros((P, N), dtype), np.zeros((P, N)),
-                            np.zeros((P, N), np.int8), np.zeros((P, N), np.int64))
+                            np.zeros((P, N), np.int32), np.zeros((P, N), np.int64))
 
     def reset(self, program: NumpyProgram, v0: np.ndarray) -> None:
         program.u[:] = 0
@@ -71,7 +71,7 @@ class NumpyBackend(SteppedBackend):
         dtype = program.u.dtype
         u = np.zeros((T * K, P, N), dtype)
         v = np.zeros((T * K, P, N), dtype)
-        s = np.zeros((T * K, P, N), np.int8)
+        s = np.zeros((T * K, P, N), np.int32)
         r = np.zeros((T, P, N))
         active = np.ones(P, bool)
         for t in range(T):

@@ -1,0 +1,118 @@
+"""One generation's evaluation work: slots -> masks -> lowered program -> closed-loop episodes -> fitness.
+
+A slot k < population is member k, sampled from rho with key (seed, generation, k); a slot k >= population
+is a copy of the deterministic network (rho > 0.5) on its own evaluation episode.  Population members
+share one environment seed per generation (common random numbers); deterministic slots get their own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..compilers.common import Lowered, lower
+from ..connectivity import Masks, deterministic_flat, initial_v, sample_flat
+from ..spec import NetworkSpec
+from .normalizer import normalise
+
+
+def env_seed(seed: int, generation: int, det_slot: int = -1) -> int:
+    """Environment seed: shared by the population (det_slot = -1), distinct per deterministic slot."""
+    return int(np.random.SeedSequence([seed, generation, 7919, det_slot + 1]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """Everything a worker needs, small enough to pickle every generation (rho is the only vector)."""
+
+    spec: dict[str, Any]
+    task: str
+    task_options: dict[str, Any]
+    backend: str
+    backend_options: dict[str, Any]
+    precision: str
+    seed: int
+    generation: int
+    population: int
+    rho: np.ndarray
+    obs_mean: np.ndarray
+    obs_std: np.ndarray
+    slots: np.ndarray  # slot indices this request covers
+
+
+@dataclass
+class EvalResult:
+    """Per slot: fitness, episode length, spike rate (spikes per neuron per substep), obs sums; task extras."""
+
+    fitness: np.ndarray
+    length: np.ndarray
+    spike_rate: np.ndarray
+    obs_count: np.ndarray
+    obs_sum: np.ndarray
+    obs_sumsq: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    bias_saturated: int = 0
+
+    @staticmethod
+    def concat(parts: list["EvalResult"]) -> "EvalResult":
+        keys = parts[0].extra.keys()
+        cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+        return EvalResult(cat("fitness"), cat("length"), cat("spike_rate"), cat("obs_count"), cat("obs_sum"),
+                          cat("obs_sumsq"), {k: np.concatenate([p.extra[k] for p in parts]) for k in keys},
+                          sum(p.bias_saturated for p in parts))
+
+
+class TaskLoop:
+    """The ControlLoop of a task: normalise obs -> encode bias; decode readout -> step the environments."""
+
+    def __init__(self, low: Lowered, task: Any, obs_mean: np.ndarray, obs_std: np.ndarray, seeds: np.ndarray) -> None:
+        self.low, self.task, self.mean, self.std, self.seeds = low, task, obs_mean, obs_std, seeds
+        P, n = len(seeds), task.n_obs
+        self.active = np.ones(P, bool)
+        self.obs_count = np.zeros(P)
+        self.obs_sum = np.zeros((P, n))
+        self.obs_sumsq = np.zeros((P, n))
+
+    def _see(self, obs: np.ndarray, who: np.ndarray) -> np.ndarray:
+        self.obs_count[who] += 1
+        self.obs_sum[who] += obs[who]
+        self.obs_sumsq[who] += obs[who] ** 2
+        return self.low.encode(normalise(obs, self.mean, self.std))
+
+    def start(self) -> np.ndarray:
+        obs = self.task.reset(self.seeds)
+        return self._see(obs, self.active.copy())
+
+    def step(self, r: np.ndarray) -> np.ndarray | None:
+        actions = self.low.decode(r)
+        was = self.active.copy()
+        obs, done = self.task.step(actions, was)
+        self.active = ~done
+        if not self.active.any():
+            return None
+        return self._see(obs, self.active & was)
+
+
+def slot_masks(spec: NetworkSpec, req: EvalRequest) -> Masks:
+    """Regenerate the masks of the request's slots."""
+    det = deterministic_flat(req.rho)
+    flats = [sample_flat(req.rho, req.seed, req.generation, int(k)) if k < req.population else det for k in req.slots]
+    return Masks.stack(spec, flats)
+
+
+def run_request(req: EvalRequest, backend: Any, task: Any) -> EvalResult:
+    """Evaluate the request's slots on `backend` with `task`; a diverged member gives NaN fitness, not a crash."""
+    spec = NetworkSpec.from_dict(req.spec)
+    low = lower(spec, slot_masks(spec, req), req.precision)
+    program = backend.compile(low)
+    seeds = np.array([env_seed(req.seed, req.generation, -1 if k < req.population else int(k - req.population))
+                      for k in req.slots])
+    loop = TaskLoop(low, task, req.obs_mean, req.obs_std, seeds)
+    v0 = initial_v(spec.n_neurons, req.seed, req.generation, req.slots)
+    counts = backend.rollout(program, loop, v0)
+    steps = np.maximum(task.lengths, 1) * spec.neuron.substeps
+    fitness = task.returns.astype(np.float64)
+    fitness[~np.isfinite(fitness)] = np.nan
+    return EvalResult(fitness, task.lengths.copy(), counts.sum(axis=1) / (steps * spec.n_neurons),
+                      loop.obs_count, loop.obs_sum, loop.obs_sumsq, task.metrics(), low.bias_saturated)
