@@ -35,10 +35,17 @@ def read(path: str | Path, dt: float | None = None, substeps: int | None = None)
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    try:
-        graph = nir.read(str(path), type_check=True)
-    except (OSError, KeyError, ValueError, AssertionError, TypeError) as e:
-        raise UserError(f"{path}: not a readable NIR graph ({e.__class__.__name__}: {str(e).splitlines()[0][:200]})") from None
+    graph = None
+    for type_check in (True, False):  # NIR's type inference rejects some valid foreign graphs: our checks follow
+        try:
+            graph = nir.read(str(path), type_check=type_check)
+            break
+        except (OSError, KeyError, ValueError, AssertionError, TypeError) as e:
+            err = f"{path}: not a readable NIR graph ({e.__class__.__name__}: {str(e).splitlines()[0][:200]})"
+            if isinstance(e, OSError):
+                break
+    if graph is None:
+        raise UserError(err)
     try:
         return from_graph(graph, dt=dt, substeps=substeps)
     except UserError as e:
