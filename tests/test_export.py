@@ -95,7 +95,8 @@ def test_foreign_nested_rsynaptic_graph_imports_with_reordering(tmp_path):
     assert perm == [0, 2, 4, 1, 3, 5] and net.spec.n_exc == 3 and net.spec.neuron.substeps == 4
     assert np.array_equal(net.masks.W_h[0], mask.T[np.ix_(perm, perm)])
     a_syn = np.exp(-0.5 / 2.0)
-    assert net.spec.R == pytest.approx(0.3 * (1 - a_syn) / 0.5, rel=1e-12)
+    assert net.spec.R == pytest.approx(0.3 * (1 - a_syn), rel=1e-12)
+    assert net.spec.R_out == pytest.approx(0.25 * 0.5, rel=1e-12)
     assert net.masks.W_in[0].shape == (6, n) and net.masks.W_in[0][0].all() and net.masks.W_in[0][5].all()
     _run(net, "float", T=2)  # any backend runs it
 

@@ -9,13 +9,13 @@ Graph (node names are fixed; every parameter is an array, Linear weights are (ou
     w_in[j, k]   = R_in * W_in[k, j]
     w_rec[j, i]  = R * sign_i * W_h[i, j]        sign_i = +1 for i < n_exc (E), -1 otherwise (I)
     w_out[a, j]  = R_out * sign_j * W_out[j, a]
-    lif: tau_syn, tau_mem (ms), r = 1, v_leak = 0, v_threshold = V_th, v_reset = 0, w_in = dt / (1 - a_syn)
-    readout: tau = tau_out, r = 1, v_leak = 0
+    lif: tau_syn, tau_mem (ms), r = 1, v_leak = 0, v_threshold = V_th, v_reset = 0, w_in = 1 / (1 - a_syn)
+    readout: tau = tau_out, r = 1 / dt, v_leak = 0
 
 Discrete semantics (written into the graph metadata; derivation in docs/export.md): exponential Euler with
-every node input held over one substep dt, x <- e^{-dt/tau} x + (1 - e^{-dt/tau}) * target; a spike is a
-pulse of height 1/dt; an edge out of `lif` delivers the spikes of substep t at substep t+1; the input node
-carries the synaptic drive d[t] = (x[t] - a_syn x[t-1]) / dt of the normalised observation x, held for K
+every node input held over one substep dt, x <- e^{-dt/tau} x + (1 - e^{-dt/tau}) * target; a spike is the
+value 1 in its substep; an edge out of `lif` delivers the spikes of substep t at substep t+1; the input node
+carries the synaptic drive d[t] = x[t] - a_syn x[t-1] of the normalised observation x, held for K
 substeps per control step (input_doubling makes it [d, -d]); action = clip(output after the K-th substep, -1, 1).
 """
 from __future__ import annotations
@@ -52,9 +52,9 @@ def metadata(net: Deployed) -> dict[str, Any]:
         "integration": INTEGRATION,
         "reset": "to_v_reset",
         "threshold": "strict: spike when v > v_threshold",
-        "spike_pulse": "height 1/dt, one substep long",
+        "spike_value": "1 in the substep of the spike (0/1 per substep)",
         "recurrent_delay_substeps": 1,
-        "input_encoding": "input carries d[t] = (x[t] - a_syn*x[t-1]) / dt per substep, x = the normalised "
+        "input_encoding": "input carries d[t] = x[t] - a_syn*x[t-1] per substep, x = the normalised "
                           "observation held for K substeps (x[-1] = 0); input_doubling feeds [d, -d]",
         "readout": "action = clip(output, -1, 1) after the K-th substep of each control step",
         "n_exc": int(spec.n_exc),
@@ -65,9 +65,9 @@ def metadata(net: Deployed) -> dict[str, Any]:
     }
 
 
-def synapse_w_in(dt: float, a_syn: float) -> float:
-    """CubaLIF w_in under exponential Euler with held input: (1 - a_syn) * w_in * (1/dt) = 1 per unit spike."""
-    return dt / (1.0 - a_syn)
+def synapse_w_in(a_syn: float) -> float:
+    """CubaLIF w_in under exponential Euler with held input: (1 - a_syn) * w_in = 1 per unit spike."""
+    return 1.0 / (1.0 - a_syn)
 
 
 def to_graph(net: Deployed) -> Any:
@@ -87,10 +87,10 @@ def to_graph(net: Deployed) -> Any:
         "w_in": nir.Linear(weight=spec.R_in * W_in.T),
         "lif": nir.CubaLIF(tau_syn=full(p.tau_syn), tau_mem=full(p.tau_mem), r=full(1.0), v_leak=full(0.0),
                            v_threshold=full(p.v_th), v_reset=full(p.v_reset),
-                           w_in=full(synapse_w_in(p.dt, p.a_syn))),
+                           w_in=full(synapse_w_in(p.a_syn))),
         "w_rec": nir.Linear(weight=spec.R * (W_h * sign[:, None]).T),
         "w_out": nir.Linear(weight=spec.R_out * (W_out * sign[:, None]).T),
-        "readout": nir.LI(tau=np.full(n_act, float(p.tau_out)), r=np.ones(n_act), v_leak=np.zeros(n_act)),
+        "readout": nir.LI(tau=np.full(n_act, float(p.tau_out)), r=np.full(n_act, 1.0 / p.dt), v_leak=np.zeros(n_act)),
         "output": nir.Output(output_type={"output": np.array([n_act])}),
     }
     edges = [("input", "input_doubling"), ("input_doubling", "w_in"), ("w_in", "lif"), ("lif", "w_rec"),
@@ -108,8 +108,8 @@ def write(net: Deployed, path: str | Path) -> Path:
     return path
 
 
-def drive(x: np.ndarray, a_syn: float, dt: float, substeps: int) -> np.ndarray:
-    """Input-node signal for normalised observations x (T, ..., n_obs): d[t] = (x[t] - a_syn x[t-1]) / dt, (T*K, ..., n_obs)."""
+def drive(x: np.ndarray, a_syn: float, substeps: int) -> np.ndarray:
+    """Input-node signal for normalised observations x (T, ..., n_obs): d[t] = x[t] - a_syn x[t-1], (T*K, ..., n_obs)."""
     held = np.repeat(np.asarray(x, dtype=np.float64), substeps, axis=0)
     prev = np.concatenate([np.zeros_like(held[:1]), held[:-1]], axis=0)
-    return (held - a_syn * prev) / dt
+    return held - a_syn * prev

@@ -6,8 +6,8 @@ Accepted shape, after nested graphs are spliced flat:
     spiking node -> Linear/Affine chain -> LI -> Output                        (Affine biases must be 0)
 
 The conventions of `ec_neuro.export.nir` are inverted exactly: effective gains are weight * f with
-f = r (1 - a_syn) w_in / dt (f = 1 for our own files, where w_in = dt / (1 - a_syn) and r = 1); a LIF is
-a CubaLIF with a_syn = 0.  Representable means: every nonzero weight of a group has one magnitude (1 bit),
+f = r (1 - a_syn) w_in (f = 1 for our own files, where w_in = 1 / (1 - a_syn) and r = 1), readout gain
+weight * r_LI * dt; a LIF is a CubaLIF with a_syn = 0 and w_in = 1.  Representable means: every nonzero weight of a group has one magnitude (1 bit),
 each neuron's outgoing weights share one sign (Dale's law; neurons are reordered E first if needed),
 v_leak = v_reset = 0, uniform time constants.  Anything else is a UserError naming the node.
 """
@@ -236,12 +236,13 @@ def from_graph(graph: Any, dt: float | None = None, substeps: int | None = None)
         tau_syn, tau_mem = _uniform(lif_name, "tau_syn", lif.tau_syn), _uniform(lif_name, "tau_mem", lif.tau_mem)
         w_syn = _uniform(lif_name, "w_in", lif.w_in)
         a_syn = math.exp(-dt / tau_syn)
-        f = 1.0 if (r == 1.0 and w_syn == synapse_w_in(dt, a_syn)) else r * (1.0 - a_syn) * w_syn / dt
+        f = 1.0 if (r == 1.0 and w_syn == synapse_w_in(a_syn)) else r * (1.0 - a_syn) * w_syn
     else:
-        tau_syn, tau_mem, f = dt * LIF_TAU_SYN_FRACTION, _uniform(lif_name, "tau", lif.tau), r / dt
+        tau_syn, tau_mem, f = dt * LIF_TAU_SYN_FRACTION, _uniform(lif_name, "tau", lif.tau), r
     li = nodes[ro_name]
     tau_out = _uniform(ro_name, "tau", li.tau)
-    r_out = _uniform(ro_name, "r", li.r)
+    r_li = _uniform(ro_name, "r", li.r)
+    r_out = 1.0 if r_li == 1.0 / dt else r_li * dt
     if _uniform(ro_name, "v_leak", li.v_leak) != 0.0:
         raise UserError(f"NIR node {ro_name!r}: v_leak must be 0")
 
