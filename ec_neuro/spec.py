@@ -43,12 +43,12 @@ class NeuronParams:
         for name in ("dt", "control_dt", "tau_syn", "tau_mem", "tau_out"):
             val = getattr(self, name)
             _check(isinstance(val, (int, float)) and math.isfinite(val) and val > 0,
-                   f"neuron.{name}", f"must be a positive number of milliseconds, got {val!r}")
-        _check(self.control_dt >= self.dt, "neuron.control_dt",
+                   f"network.neuron.{name}", f"must be a positive number of milliseconds, got {val!r}")
+        _check(self.control_dt >= self.dt, "network.neuron.control_dt",
                f"must be at least one substep (dt={self.dt}), got {self.control_dt}")
-        _check(math.isfinite(self.v_th) and self.v_th > self.v_reset, "neuron.v_th",
+        _check(math.isfinite(self.v_th) and self.v_th > self.v_reset, "network.neuron.v_th",
                f"must be a finite number above v_reset={self.v_reset}, got {self.v_th}")
-        _check(self.v_reset == 0.0, "neuron.v_reset",
+        _check(self.v_reset == 0.0, "network.neuron.v_reset",
                "must be 0: Loihi 2's CUBA-LIF (the canonical semantics) resets to 0")
 
     @property

@@ -53,8 +53,13 @@ def load(path: Path) -> Checkpoint:
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise UserError(f"{path}: corrupt checkpoint ({e.__class__.__name__}: {e})") from None
+    if "header" not in data:
+        raise UserError(f"{path}: not an ec-neuro checkpoint (arrays {sorted(data)}, no header)")
+    try:
         header = json.loads(str(data["header"]))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+    except ValueError as e:
         raise UserError(f"{path}: corrupt checkpoint ({e.__class__.__name__}: {e})") from None
     if header.get("format") != FORMAT:
         raise UserError(f"{path}: not an ec-neuro checkpoint (format {header.get('format')!r})")

@@ -1,0 +1,3 @@
+from ec_neuro.cli import main
+
+main()
