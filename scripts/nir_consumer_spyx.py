@@ -52,6 +52,22 @@ def spyx_spikes(graph: Any, d2: np.ndarray, dt: float, euler_matched: bool) -> n
     return np.asarray(spikes[0])
 
 
+def spyx_equations(graph: Any, d2: np.ndarray, dt: float, reset: str) -> np.ndarray:
+    """Spyx's RCuBaLIF update written out in float64 (Euler-matched tau, r folded), with a choice of reset."""
+    lif = graph.nodes["lif"]
+    alpha, beta = np.exp(-dt / lif.tau_syn), np.exp(-dt / lif.tau_mem)
+    scale = ((1 - beta) * lif.r * (1 - alpha) * lif.w_in)[:, None]
+    w_in, w_rec, thr = graph.nodes["w_in"].weight * scale, graph.nodes["w_rec"].weight * scale, lif.v_threshold
+    V, I, out = np.zeros(thr.shape), np.zeros(thr.shape), []
+    for d in d2:
+        z = (V - thr > 0).astype(np.float64)
+        V = V - z * thr if reset == "subtract" else V * (1 - z)
+        I = alpha * I + w_in @ d + w_rec @ z
+        V = beta * V + I
+        out.append(z)
+    return np.array(out)
+
+
 def readout(graph: Any, z: np.ndarray, dt: float) -> np.ndarray:
     """The file's w_out -> LI readout on spikes z (S, N) under our integration rule; (S, n_act)."""
     li = graph.nodes["readout"]
@@ -114,6 +130,11 @@ def main(argv: list[str]) -> dict[str, Any]:
         z = spyx_spikes(graph, d2, dt, matched)
         theirs = np.concatenate([z[1:], np.zeros_like(z[:1])]).astype(np.int8)  # Spyx emits one step late
         out[name] = compare(ours[:-1], theirs[:-1], readout(graph, ours, dt)[:-1], readout(graph, theirs, dt)[:-1], K)
+    for reset in ("subtract", "zero"):  # which part of the gap is the reset mode: Spyx's equations in numpy
+        z = spyx_equations(graph, d2, dt, reset)
+        theirs = np.concatenate([z[1:], np.zeros_like(z[:1])]).astype(np.int8)
+        out[f"spyx_equations_numpy_reset_{reset}"] = compare(ours[:-1], theirs[:-1], readout(graph, ours, dt)[:-1],
+                                                             readout(graph, theirs, dt)[:-1], K)
     text = json.dumps(out, indent=2)
     print(text)
     if args.json:
