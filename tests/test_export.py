@@ -202,3 +202,20 @@ def test_loihi_bundle_in_lava_matches_numpy_fixed_bit_for_bit(net, tmp_path):
     got = Trace(out["u"][:, None], out["v"][:, None], out["s"][:, None], ref.r)
     assert np.abs(ref.s).sum() > 20
     assert compare_traces(ref, got)["identical"]
+
+
+def test_trained_run_exports_and_imports_back_through_the_cli(tmp_path):
+    from ec_neuro.deployed import load, load_run
+    run = tmp_path / "run"
+    res = cli("train", "--task", "CartPole-v1", "--population", "8", "--generations", "1", "--run-dir", str(run))
+    assert res.returncode == 0, res.stderr
+    assert cli("export", str(run), "--format", "nir", "--output", str(tmp_path / "t.nir")).returncode == 0
+    res = cli("import", str(tmp_path / "t.nir"), "--output", str(tmp_path / "t.npz"))
+    assert res.returncode == 0, res.stderr
+    a, b = load_run(run), load(tmp_path / "t.npz")
+    assert a.spec == b.spec and np.array_equal(a.obs_mean, b.obs_mean) and np.array_equal(a.obs_std, b.obs_std)
+    for name, arr in a.masks.groups().items():
+        assert np.array_equal(getattr(b.masks, name), arr)
+    assert compare_traces(_run(a, "fixed"), _run(b, "fixed"))["identical"]
+    res = cli("export", str(run), "--report", "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["control_period_ms"] == 20.0
