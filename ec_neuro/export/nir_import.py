@@ -162,8 +162,13 @@ def _solve_scale(target: float, make: Callable[[float], float], base: float) -> 
     return float(s)
 
 
-def _signs(w_rec: np.ndarray, w_out: np.ndarray, names: tuple[str, str]) -> np.ndarray:
-    """Sign of each presynaptic neuron from its outgoing weights (Dale's law); silent neurons follow their left neighbour."""
+def _signs(w_rec: np.ndarray, w_out: np.ndarray, names: tuple[str, str], n_exc: int | None = None) -> np.ndarray:
+    """Sign of each presynaptic neuron from its outgoing weights (Dale's law).
+
+    Neurons without outgoing weights are ambiguous: they take the file's E/I split (metadata `n_exc`, our
+    files) when the weights agree with it, else their left neighbour's sign (one of them is flipped if a
+    group would otherwise be empty).
+    """
     n = w_rec.shape[1]
     sign = np.zeros(n, np.int8)
     for j in range(n):
@@ -173,9 +178,18 @@ def _signs(w_rec: np.ndarray, w_out: np.ndarray, names: tuple[str, str]) -> np.n
             raise UserError(f"NIR nodes {names[0]!r}/{names[1]!r}: neuron {j} has both positive and negative "
                             "outgoing weights; ec-neuro networks obey Dale's law (one sign per presynaptic neuron)")
         sign[j] = 1 if pos else (-1 if neg else 0)
+    silent = np.flatnonzero(sign == 0)
+    if n_exc is not None and 0 < n_exc < n:
+        split = np.where(np.arange(n) < n_exc, 1, -1)
+        if np.all((sign == 0) | (sign == split)):
+            return split.astype(np.int8)
     last = 1
     for j in range(n):
         sign[j] = last = sign[j] or last
+    if silent.size and np.all(sign > 0):
+        sign[silent[-1]] = -1
+    elif silent.size and np.all(sign < 0):
+        sign[silent[0]] = 1
     return sign
 
 
@@ -266,7 +280,8 @@ def from_graph(graph: Any, dt: float | None = None, substeps: int | None = None)
         W_in = np.concatenate([(t > 0).T, (t < 0).T], axis=0)
     if W_in.shape[1] != n:
         raise UserError(f"NIR input path: weight shape {W_in.shape[::-1]} does not feed {n} neurons")
-    sign = _signs(w_rec, w_out, (rec_name, ro_path[-1]))
+    hint = meta.get("n_exc")
+    sign = _signs(w_rec, w_out, (rec_name, ro_path[-1]), int(hint) if isinstance(hint, (int, float)) else None)
     perm = np.argsort(-sign, kind="stable")
     n_exc = int(np.count_nonzero(sign > 0))
     if not 1 <= n_exc < n:
