@@ -219,3 +219,14 @@ def test_trained_run_exports_and_imports_back_through_the_cli(tmp_path):
     assert compare_traces(_run(a, "fixed"), _run(b, "fixed"))["identical"]
     res = cli("export", str(run), "--report", "--json")
     assert res.returncode == 0 and json.loads(res.stdout)["control_period_ms"] == 20.0
+
+
+def test_spyx_consumer_runs_our_file(net, tmp_path):
+    """Only where Spyx is installed (see docs/export.md): its equations with reset-to-zero are ours exactly."""
+    pytest.importorskip("spyx")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import nir_consumer_spyx
+    path = export(net, "nir", tmp_path / "n.nir")
+    out = nir_consumer_spyx.main(["--nir", str(path), "--control-steps", "5"])
+    assert out["spyx_equations_numpy_reset_zero"]["spike_bit_agreement"] == 1.0
+    assert out["euler_matched_tau"]["per_neuron_count_correlation"] > 0.5

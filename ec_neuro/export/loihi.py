@@ -177,6 +177,9 @@ def read(path: str | Path) -> LoihiBundle:
             raise UserError(f"{path}: not a Loihi bundle (format {h.get('format')!r}, expected {FORMAT!r})")
         n, n_exc, n_obs, n_act = (int(h[k]) for k in ("n_neurons", "n_exc", "n_obs", "n_act"))
         lif, syn = h["lif"], h["synapse"]
+        groups = syn.get("sign_by_group")
+        if groups != {"E": [0, n_exc, 1], "I": [n_exc, n, -1]}:
+            raise UserError(f"{path}: synapse.sign_by_group={groups} must be E = [0, n_exc, +1], I = [n_exc, N, -1]")
         if syn.get("num_weight_bits", NUM_WEIGHT_BITS) != NUM_WEIGHT_BITS:
             raise UserError(f"{path}: synapse.num_weight_bits={syn['num_weight_bits']}; bundles use {NUM_WEIGHT_BITS}")
         q = LoihiFixed(du=lif["du"], dv=lif["dv"], vth_mant=lif["vth_mant"], w_mant=syn["w_mant"],

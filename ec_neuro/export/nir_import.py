@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +24,8 @@ from ..deployed import Deployed
 from ..errors import UserError
 from ..spec import NetworkSpec, NeuronParams
 from .nir import _nir, synapse_w_in
+from .nir_graph import SUPPORTED, chain, decode, flatten, magnitude, product, solve_scale, uniform, weight
 
-SUPPORTED = "Input, Output, Linear, Affine (zero bias), CubaLIF, LIF, LI, and nested NIRGraph"
 LIF_TAU_SYN_FRACTION = 1e-3  # a LIF imports as tau_syn = dt * 1e-3, so a_syn = exp(-1000) == 0.0 exactly
 
 
@@ -50,116 +50,6 @@ def read(path: str | Path, dt: float | None = None, substeps: int | None = None)
         return from_graph(graph, dt=dt, substeps=substeps)
     except UserError as e:
         raise UserError(f"{path}: {e}") from None
-
-
-def _decode(v: Any) -> Any:
-    if isinstance(v, bytes):
-        return v.decode("utf8")
-    if isinstance(v, np.ndarray) and v.shape == ():
-        return _decode(v[()])
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def flatten(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Splice nested NIRGraph nodes into one flat (nodes, edges); inner Input/Output markers disappear."""
-    nir = _nir()
-    nodes: dict[str, Any] = {}
-    edges = [(prefix + a, prefix + b) for a, b in graph.edges]
-    for name, node in graph.nodes.items():
-        full = prefix + name
-        if not isinstance(node, nir.NIRGraph):
-            nodes[full] = node
-            continue
-        inner, inner_edges = flatten(node, full + ".")
-        ins = [k for k, v in inner.items() if isinstance(v, nir.Input)]
-        outs = [k for k, v in inner.items() if isinstance(v, nir.Output)]
-        heads = [b for a, b in inner_edges if a in ins]
-        tails = [a for a, b in inner_edges if b in outs]
-        inner_edges = [(a, b) for a, b in inner_edges if a not in ins and b not in outs]
-        nodes.update({k: v for k, v in inner.items() if k not in ins and k not in outs})
-        new = []
-        for a, b in edges:
-            srcs = tails if a == full else [a]
-            dsts = heads if b == full else [b]
-            new += [(s, d) for s in srcs for d in dsts]
-        edges = new + inner_edges
-    return nodes, list(dict.fromkeys(edges))
-
-
-def _uniform(node_name: str, field: str, arr: Any) -> float:
-    a = np.asarray(arr, dtype=np.float64).ravel()
-    if a.size == 0 or not np.all(a == a[0]):
-        raise UserError(f"NIR node {node_name!r}: {field} must be the same for every neuron (ec-neuro has one "
-                        f"value per network), got values from {a.min():.6g} to {a.max():.6g}")
-    return float(a[0])
-
-
-def _weight(name: str, node: Any) -> np.ndarray:
-    nir = _nir()
-    if isinstance(node, nir.Affine) and np.any(np.asarray(node.bias) != 0):
-        raise UserError(f"NIR node {name!r}: Affine with a nonzero bias is not supported (ec-neuro networks have "
-                        "no biases); use Linear")
-    w = np.asarray(node.weight, dtype=np.float64)
-    if w.ndim != 2:
-        raise UserError(f"NIR node {name!r}: weight must be 2-D (out, in), got shape {w.shape}")
-    return w
-
-
-def _magnitude(name: str, w: np.ndarray) -> float:
-    """The single magnitude of the nonzero weights of a 1-bit group (0.0 if all zero)."""
-    nz = np.abs(w[w != 0])
-    if nz.size == 0:
-        return 0.0
-    lo, hi = float(nz.min()), float(nz.max())
-    if hi - lo > 1e-6 * hi:
-        raise UserError(f"NIR node {name!r}: non-binary weights ({np.unique(nz).size} distinct magnitudes from "
-                        f"{lo:.6g} to {hi:.6g}); ec-neuro imports 1-bit connectivity, every nonzero weight of a "
-                        "group must be +g or -g")
-    return hi
-
-
-def _chain(nodes: dict[str, Any], edges: list[tuple[str, str]], start: str, stop: Callable[[Any], bool],
-           what: str) -> tuple[list[str], str]:
-    """Follow single edges from `start` through Linear/Affine nodes to the first node satisfying `stop`."""
-    nir = _nir()
-    path, cur = [], start
-    for _ in range(len(nodes) + 1):
-        nxt = [b for a, b in edges if a == cur]
-        if len(nxt) != 1:
-            raise UserError(f"NIR node {cur!r}: the {what} path must be a single chain, it has {len(nxt)} outgoing "
-                            f"edges ({', '.join(nxt) or 'none'})")
-        cur = nxt[0]
-        if stop(nodes[cur]):
-            return path, cur
-        if not isinstance(nodes[cur], (nir.Linear, nir.Affine)):
-            raise UserError(f"NIR node {cur!r} is a {type(nodes[cur]).__name__}, not supported on the {what} path; "
-                            f"ec-neuro imports {SUPPORTED}")
-        path.append(cur)
-    raise UserError(f"NIR graph: the {what} path does not end")
-
-
-def _product(nodes: dict[str, Any], names: list[str]) -> np.ndarray:
-    m = None
-    for n in names:
-        w = _weight(n, nodes[n])
-        m = w if m is None else w @ m
-    return m
-
-
-def _solve_scale(target: float, make: Callable[[float], float], base: float) -> float:
-    """A scale s with make(s) == target exactly when some float within a few ulps gives it (else the nearest)."""
-    s = target / base
-    cands = [s]
-    lo = hi = s
-    for _ in range(8):
-        lo, hi = np.nextafter(lo, -np.inf), np.nextafter(hi, np.inf)
-        cands += [float(lo), float(hi)]
-    for c in cands:
-        if c > 0 and make(c) == target:
-            return float(c)
-    return float(s)
 
 
 def _signs(w_rec: np.ndarray, w_out: np.ndarray, names: tuple[str, str], n_exc: int | None = None) -> np.ndarray:
@@ -194,7 +84,7 @@ def _signs(w_rec: np.ndarray, w_out: np.ndarray, names: tuple[str, str], n_exc: 
 
 
 def _meta(graph: Any) -> dict[str, Any]:
-    return {k: _decode(v) for k, v in (getattr(graph, "metadata", None) or {}).items()}
+    return {k: decode(v) for k, v in (getattr(graph, "metadata", None) or {}).items()}
 
 
 def from_graph(graph: Any, dt: float | None = None, substeps: int | None = None) -> Deployed:
@@ -214,7 +104,7 @@ def from_graph(graph: Any, dt: float | None = None, substeps: int | None = None)
                         f"{len(outputs)} Output(s); ec-neuro imports one recurrent population with one input and one output")
     lif_name, lif = spiking[0], nodes[spiking[0]]
     is_lif = lambda nd: nd is lif  # noqa: E731
-    in_path, _ = _chain(nodes, edges, inputs[0], is_lif, "input")
+    in_path, _ = chain(nodes, edges, inputs[0], is_lif, "input")
     rec = [b for a, b in edges if a == lif_name and (b, lif_name) in edges]
     if len(rec) != 1 or not isinstance(nodes[rec[0]], (nir.Linear, nir.Affine)):
         raise UserError(f"NIR node {lif_name!r}: expected exactly one recurrent Linear (edges {lif_name} -> W -> "
@@ -226,7 +116,7 @@ def from_graph(graph: Any, dt: float | None = None, substeps: int | None = None)
     outs = [b for a, b in edges if a == lif_name and b != rec_name]
     if len(outs) != 1:
         raise UserError(f"NIR node {lif_name!r}: expected one readout path besides {rec_name!r}, found {outs}")
-    ro_path, ro_name = _chain(nodes, [(lif_name, outs[0])] + [e for e in edges if e[0] != lif_name], lif_name,
+    ro_path, ro_name = chain(nodes, [(lif_name, outs[0])] + [e for e in edges if e[0] != lif_name], lif_name,
                               lambda nd: isinstance(nd, (nir.LI, nir.Output)), "readout")
     if not isinstance(nodes[ro_name], nir.LI):
         raise UserError(f"NIR graph: the readout path ends in {ro_name!r} without an LI node; ec-neuro's readout is "
@@ -241,42 +131,42 @@ def from_graph(graph: Any, dt: float | None = None, substeps: int | None = None)
     if K < 1:
         raise UserError(f"substeps must be a positive integer, got {K}")
     n = int(np.asarray(lif.v_threshold).size)
-    v_th = _uniform(lif_name, "v_threshold", lif.v_threshold)
+    v_th = uniform(lif_name, "v_threshold", lif.v_threshold)
     for field in ("v_leak", "v_reset"):
-        if _uniform(lif_name, field, getattr(lif, field, 0.0)) != 0.0:
+        if uniform(lif_name, field, getattr(lif, field, 0.0)) != 0.0:
             raise UserError(f"NIR node {lif_name!r}: {field} must be 0 (Loihi 2's CUBA-LIF resets to and leaks to 0)")
-    r = _uniform(lif_name, "r", lif.r)
+    r = uniform(lif_name, "r", lif.r)
     if isinstance(lif, nir.CubaLIF):
-        tau_syn, tau_mem = _uniform(lif_name, "tau_syn", lif.tau_syn), _uniform(lif_name, "tau_mem", lif.tau_mem)
-        w_syn = _uniform(lif_name, "w_in", lif.w_in)
+        tau_syn, tau_mem = uniform(lif_name, "tau_syn", lif.tau_syn), uniform(lif_name, "tau_mem", lif.tau_mem)
+        w_syn = uniform(lif_name, "w_in", lif.w_in)
         a_syn = math.exp(-dt / tau_syn)
         f = 1.0 if (r == 1.0 and w_syn == synapse_w_in(a_syn)) else r * (1.0 - a_syn) * w_syn
     else:
-        tau_syn, tau_mem, f = dt * LIF_TAU_SYN_FRACTION, _uniform(lif_name, "tau", lif.tau), r
+        tau_syn, tau_mem, f = dt * LIF_TAU_SYN_FRACTION, uniform(lif_name, "tau", lif.tau), r
     li = nodes[ro_name]
-    tau_out = _uniform(ro_name, "tau", li.tau)
-    r_li = _uniform(ro_name, "r", li.r)
+    tau_out = uniform(ro_name, "tau", li.tau)
+    r_li = uniform(ro_name, "r", li.r)
     r_out = 1.0 if r_li == 1.0 / dt else r_li * dt
-    if _uniform(ro_name, "v_leak", li.v_leak) != 0.0:
+    if uniform(ro_name, "v_leak", li.v_leak) != 0.0:
         raise UserError(f"NIR node {ro_name!r}: v_leak must be 0")
 
-    w_rec = _weight(rec_name, nodes[rec_name])
-    w_out = _product(nodes, ro_path) if ro_path else None
+    w_rec = weight(rec_name, nodes[rec_name])
+    w_out = product(nodes, ro_path) if ro_path else None
     if w_rec.shape != (n, n) or w_out is None or w_out.shape[1] != n:
         raise UserError(f"NIR node {rec_name!r}/readout: weight shapes {w_rec.shape} and "
                         f"{None if w_out is None else w_out.shape} do not match {n} neurons")
-    g_rec, g_out = _magnitude(rec_name, w_rec), _magnitude(ro_path[-1], w_out)
-    doubled = (len(in_path) == 2 and _is_doubling(_weight(in_path[0], nodes[in_path[0]])))
+    g_rec, g_out = magnitude(rec_name, w_rec), magnitude(ro_path[-1], w_out)
+    doubled = (len(in_path) == 2 and _is_doubling(weight(in_path[0], nodes[in_path[0]])))
     if doubled:
-        w_in2 = _weight(in_path[1], nodes[in_path[1]])
+        w_in2 = weight(in_path[1], nodes[in_path[1]])
         if np.any(w_in2 < 0):
             raise UserError(f"NIR node {in_path[1]!r}: after [x, -x] doubling every input weight must be >= 0")
-        g_in, W_in = _magnitude(in_path[1], w_in2), (w_in2 != 0).T
+        g_in, W_in = magnitude(in_path[1], w_in2), (w_in2 != 0).T
     else:
         if not in_path:
             raise UserError(f"NIR graph: the Input feeds {lif_name!r} directly; ec-neuro needs an input Linear")
-        t = _product(nodes, in_path)
-        g_in = _magnitude(in_path[-1], t)
+        t = product(nodes, in_path)
+        g_in = magnitude(in_path[-1], t)
         W_in = np.concatenate([(t > 0).T, (t < 0).T], axis=0)
     if W_in.shape[1] != n:
         raise UserError(f"NIR input path: weight shape {W_in.shape[::-1]} does not feed {n} neurons")
@@ -317,7 +207,7 @@ def _assemble(meta: dict[str, Any], dt: float, K: int, tau_syn: float, tau_mem: 
             scales[name] = getattr(base, name)
             continue
         unit = getattr(mk(**{name: 1.0}), prop)
-        scales[name] = _solve_scale(target, lambda s, nm=name, pr=prop: getattr(mk(**{nm: s}), pr), unit)
+        scales[name] = solve_scale(target, lambda s, nm=name, pr=prop: getattr(mk(**{nm: s}), pr), unit)
     spec = mk(**scales)
     masks = Masks(W_in[None].astype(np.uint8), np.ascontiguousarray(W_h[None], dtype=np.uint8),
                   np.ascontiguousarray(W_out[None], dtype=np.uint8))
