@@ -17,17 +17,52 @@ PAR = dict(parallel=True, cache=True, nogil=True, fastmath=False)
 
 
 @njit(inline="always")
-def _synaptic_counts(row_block, spk_row, cnt):
-    """cnt[j] = sum_i s_i * W[i, j] over the signed spikes s of the previous substep."""
-    n = cnt.shape[0]
-    for j in range(n):
-        cnt[j] = 0
-    for i in range(n):
-        s = spk_row[i]
-        if s != 0:
-            w = row_block[i]
-            for j in range(n):
-                cnt[j] += s * w[j]
+def _spiking(fl, words, idx):
+    """Indices of the flagged (spiking) neurons into idx, skipping 8 silent neurons per 64-bit word; returns count."""
+    m = 0
+    for wi in range(words.shape[0]):
+        if words[wi] != 0:
+            for i in range(wi * 8, wi * 8 + 8):
+                if fl[i]:
+                    idx[m] = i
+                    m += 1
+    return m
+
+
+@njit(inline="always")
+def _synaptic_counts(Wp, sgn, idx, m, cnt):
+    """cnt[j] = sum over last substep's spikes i of sign_i * W[i, j] (integers: any order is exact)."""
+    cnt[:] = 0
+    for t in range(m):
+        i = idx[t]
+        s = sgn[i]
+        row = Wp[i]
+        for j in range(cnt.shape[0]):
+            cnt[j] += s * np.int32(row[j])
+
+
+@njit(inline="always")
+def _scratch(N, spk_row, sgn):
+    """Per-thread buffers: spike flags (padded to 64-bit words) seeded from spk_row, indices, counts."""
+    nw = (N + 7) // 8
+    fl = np.zeros(nw * 8, np.uint8)
+    for j in range(N):
+        fl[j] = 1 if spk_row[j] != 0 else 0
+    return fl, fl.view(np.uint64), np.empty(N, np.int64), np.zeros(N, np.int32)
+
+
+@njit(inline="always")
+def _finish(p, k, fl, sgn, spk, rec_u, rec_v, rec_s, u, v, recording, last):
+    """Record substep k and, after the last one, leave the signed spikes in spk for the next call."""
+    N = u.shape[1]
+    if recording:
+        for j in range(N):
+            rec_u[k, p, j] = u[p, j]
+            rec_v[k, p, j] = v[p, j]
+            rec_s[k, p, j] = sgn[j] if fl[j] else 0
+    if last:
+        for j in range(N):
+            spk[p, j] = sgn[j] if fl[j] else 0
 
 
 @njit(**PAR)
@@ -35,41 +70,36 @@ def run_float(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
               rec_u, rec_v, rec_s):
     P, N = u.shape
     recording = rec_u.shape[0] > 0
+    sgn = np.where(np.arange(N) < n_exc, 1, -1).astype(np.int32)
     for p in prange(P):
         if not active[p]:
             continue
-        cnt = np.empty(N, np.int64)  # np.zeros inside prange miscompiles (numba 0.68.1: rec_s writes were lost)
+        fl, words, idx, cnt = _scratch(N, spk[p], sgn)
+        up, vp, rp, cp, bp = u[p], v[p], r[p], counts[p], bias[p]
         for k in range(K):
-            _synaptic_counts(W_h[p], spk[p], cnt)
-            for j in range(N):
-                uu = u[p, j] * decay_u
+            _synaptic_counts(W_h[p], sgn, idx, _spiking(fl, words, idx), cnt)
+            for j in range(N):  # branch-free so that LLVM vectorises it; one operation per statement
+                uu = up[j] * decay_u
                 uu = uu + w * cnt[j]
-                vv = v[p, j] * decay_v
+                vv = vp[j] * decay_v
                 vv = vv + uu
-                vv = vv + bias[p, j]
-                s = 0
-                if vv > vth:
-                    vv = 0.0
-                    s = 1 if j < n_exc else -1
-                    counts[p, j] += 1
-                u[p, j] = uu
-                v[p, j] = vv
-                spk[p, j] = s
-                rr = r[p, j] * a_out
-                r[p, j] = rr + c_out * s
-                if recording:
-                    rec_u[k, p, j] = uu
-                    rec_v[k, p, j] = vv
-                    rec_s[k, p, j] = s
+                vv = vv + bp[j]
+                z = vv > vth
+                s = sgn[j] if z else 0
+                up[j] = uu
+                vp[j] = 0.0 if z else vv
+                fl[j] = 1 if z else 0
+                cp[j] += 1 if z else 0
+                rr = rp[j] * a_out
+                rp[j] = rr + c_out * s
+            _finish(p, k, fl, sgn, spk, rec_u, rec_v, rec_s, u, v, recording, k == K - 1)
 
 
 @njit(inline="always")
 def _trunc_decay(x, d):
     """trunc0(x * d / 4096): Lava's sign(x*d) * (|x*d| >> 12)."""
     y = x * d
-    if y >= 0:
-        return y >> 12
-    return -((-y) >> 12)
+    return (y >> 12) if y >= 0 else -((-y) >> 12)
 
 
 @njit(**PAR)
@@ -79,42 +109,31 @@ def run_fixed(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
     recording = rec_u.shape[0] > 0
     umax = 1 << 23
     vmax = (1 << 23) - 1
+    sgn = np.where(np.arange(N) < n_exc, 1, -1).astype(np.int32)
     for p in prange(P):
         if not active[p]:
             continue
-        cnt = np.empty(N, np.int64)  # np.zeros inside prange miscompiles (numba 0.68.1: rec_s writes were lost)
+        fl, words, idx, cnt = _scratch(N, spk[p], sgn)
+        up, vp, rp, cp, bp = u[p], v[p], r[p], counts[p], bias[p]
         for k in range(K):
-            _synaptic_counts(W_h[p], spk[p], cnt)
+            _synaptic_counts(W_h[p], sgn, idx, _spiking(fl, words, idx), cnt)
             for j in range(N):
-                a = cnt[j] * w_mant
-                if w_exp >= 0:
-                    a = a << w_exp
-                else:
-                    a = a >> (-w_exp)
-                uu = _trunc_decay(u[p, j], decay_u) + (a << 6)
-                if uu > umax:
-                    uu -= 2 * umax
-                elif uu <= -umax:
-                    uu += 2 * umax
-                vv = _trunc_decay(v[p, j], decay_v) + uu + bias[p, j]
-                if vv > vmax:
-                    vv = vmax
-                elif vv < -vmax:
-                    vv = -vmax
-                s = 0
-                if vv > vth:
-                    vv = 0
-                    s = 1 if j < n_exc else -1
-                    counts[p, j] += 1
-                u[p, j] = uu
-                v[p, j] = vv
-                spk[p, j] = s
-                rr = r[p, j] * a_out
-                r[p, j] = rr + c_out * s
-                if recording:
-                    rec_u[k, p, j] = uu
-                    rec_v[k, p, j] = vv
-                    rec_s[k, p, j] = s
+                a = np.int64(cnt[j]) * w_mant
+                a = (a << w_exp) if w_exp >= 0 else (a >> (-w_exp))
+                uu = _trunc_decay(up[j], decay_u) + (a << 6)
+                uu = (uu - 2 * umax) if uu > umax else uu
+                uu = (uu + 2 * umax) if uu <= -umax else uu
+                vv = _trunc_decay(vp[j], decay_v) + uu + bp[j]
+                vv = min(vmax, max(-vmax, vv))
+                z = vv > vth
+                s = sgn[j] if z else 0
+                up[j] = uu
+                vp[j] = 0 if z else vv
+                fl[j] = 1 if z else 0
+                cp[j] += 1 if z else 0
+                rr = rp[j] * a_out
+                rp[j] = rr + c_out * s
+            _finish(p, k, fl, sgn, spk, rec_u, rec_v, rec_s, u, v, recording, k == K - 1)
 
 
 @njit(**PAR)
@@ -122,9 +141,7 @@ def input_current(T_in, x, gain, out):
     """out[p, j] = gain * sum_k T_in[p, k, j] * x[p, k], k ascending; T_in int8 in {-1, 0, 1}."""
     P, K, N = T_in.shape
     for p in prange(P):
-        acc = np.empty(N, np.float64)  # not np.zeros inside prange (see run_float)
-        for j in range(N):
-            acc[j] = 0.0
+        acc = np.zeros(N, np.float64)
         for k in range(K):
             xk = x[p, k]
             if xk != 0.0:
@@ -140,10 +157,12 @@ def readout(W_out, r, gain, out):
     """out[p, a] = clip(gain * sum_j W_out[p, j, a] * r[p, j], -1, 1), j ascending."""
     P, N, A = W_out.shape
     for p in prange(P):
+        acc = np.zeros(A)
+        for j in range(N):
+            rj = r[p, j]
+            row = W_out[p, j]
+            for a in range(A):
+                acc[a] += rj if row[a] else 0.0
         for a in range(A):
-            acc = 0.0
-            for j in range(N):
-                if W_out[p, j, a]:
-                    acc += r[p, j]
-            y = gain * acc
+            y = gain * acc[a]
             out[p, a] = min(1.0, max(-1.0, y))
