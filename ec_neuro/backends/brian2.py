@@ -8,8 +8,9 @@ numpy backend returns.  See `ec_neuro.compilers.brian2` for the model and the co
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
 
@@ -27,6 +28,19 @@ class Brian2Program:
     low: Lowered
     b2: comp.Brian2Net
     on_control: Callable[[], None] = field(default=lambda: None)
+
+
+@contextmanager
+def serial_numba() -> Iterator[None]:
+    """One numba thread while Brian2 runs: the host's encode/decode kernels in the callback would otherwise wake a
+    parallel team every control step, which cost ~8 ms a call on the loaded 2-core machine (0.1 ms serial)."""
+    import numba
+    prev = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(prev)
 
 
 class Brian2Backend:
@@ -99,9 +113,10 @@ class Brian2Backend:
 
         program.on_control = on_control
         try:
-            while not state["done"]:
-                b.net.run(CHUNK * b.K * b.dt, namespace={})
-                comp.verify_compiled(b.net)
+            with serial_numba():
+                while not state["done"]:
+                    b.net.run(CHUNK * b.K * b.dt, namespace={})
+                    comp.verify_compiled(b.net)
         finally:
             program.on_control = lambda: None
         return counts
