@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterator
 
+import brian2  # noqa: F401  (imported here so that the registry turns its absence into the install command)
 import numpy as np
 
 from ..compilers import brian2 as comp
