@@ -40,9 +40,10 @@ def ec_network(n_obs: int, n_act: int, population: int, precision: str, steps: i
     rng = np.random.default_rng(0)
     obs = rng.normal(size=(steps, population, n_obs))
     active = np.ones(population, bool)
+    v0 = initial_v(spec.n_neurons, 0, 0, np.arange(population))
 
     def episode() -> None:
-        be.reset(prog, initial_v(spec.n_neurons, 0, 0, np.arange(population)))
+        be.reset(prog, v0)
         for t in range(steps):
             low.decode(be.advance(prog, low.encode(obs[t]), active))
 

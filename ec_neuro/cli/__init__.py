@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import click
@@ -54,6 +55,7 @@ def cli() -> None:
 
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and exit status 2, never a traceback."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run shuts its workers down cleanly
     try:
         cli.main(standalone_mode=False)
     except UserError as e:

@@ -74,24 +74,27 @@ class TaskLoop:
         self.obs_sum = np.zeros((P, n))
         self.obs_sumsq = np.zeros((P, n))
 
-    def _see(self, obs: np.ndarray, who: np.ndarray) -> np.ndarray:
+    def _see(self, obs: np.ndarray, who: np.ndarray) -> None:
+        """Accumulate the statistics of every observation seen, terminal ones included."""
         self.obs_count[who] += 1
         self.obs_sum[who] += obs[who]
         self.obs_sumsq[who] += obs[who] ** 2
+
+    def _encode(self, obs: np.ndarray) -> np.ndarray:
         return self.low.encode(normalise(obs, self.mean, self.std))
 
     def start(self) -> np.ndarray:
         obs = self.task.reset(self.seeds)
-        return self._see(obs, self.active.copy())
+        self._see(obs, self.active)
+        return self._encode(obs)
 
     def step(self, r: np.ndarray) -> np.ndarray | None:
         actions = self.low.decode(r)
-        was = self.active.copy()
-        obs, done = self.task.step(actions, was)
+        stepped = self.active.copy()
+        obs, done = self.task.step(actions, stepped)
+        self._see(obs, stepped)
         self.active = ~done
-        if not self.active.any():
-            return None
-        return self._see(obs, self.active & was)
+        return self._encode(obs) if self.active.any() else None
 
 
 def slot_masks(spec: NetworkSpec, req: EvalRequest) -> Masks:

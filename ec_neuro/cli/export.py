@@ -1,0 +1,65 @@
+"""`ecneuro export RUN_DIR --format nir|loihi|npz --output FILE [--report]` and `ecneuro import FILE --output NET.npz`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..errors import UserError
+
+
+def _load(source: str):  # type: ignore[no-untyped-def]
+    """A run directory (its best.npz) or a deployed .npz file."""
+    from ..deployed import load, load_run
+    path = Path(source)
+    return load(path) if path.is_file() else load_run(path)
+
+
+def _task(source: str, net) -> str | None:  # type: ignore[no-untyped-def]
+    cfg = Path(source) / "config.json"
+    if cfg.is_file():
+        try:
+            return json.loads(cfg.read_text()).get("task") or net.task
+        except (OSError, ValueError):
+            pass
+    return net.task
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["nir", "loihi", "npz"]), help="output format")
+@click.option("--output", "-o", type=click.Path(), help="file to write")
+@click.option("--report", is_flag=True, help="print the Loihi-2 resource report")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def export(run_dir: str, fmt: str | None, output: str | None, report: bool, as_json: bool) -> None:
+    """Export the deployed network of RUN_DIR (or a deployed .npz) for chips and other simulators."""
+    if not report and not (fmt and output):
+        raise UserError("export needs --format and --output (or --report)")
+    if bool(fmt) != bool(output):
+        raise UserError("--format and --output go together")
+    net = _load(run_dir)
+    if fmt:
+        from ..export import export as do_export
+        path = do_export(net, fmt, output)
+        click.echo(f"wrote {path} ({fmt})", err=True)
+    if report:
+        from ..export.resources import format_report, report as make
+        r = make(net, task=_task(run_dir, net))
+        click.echo(json.dumps(r, indent=2) if as_json else format_report(r))
+
+
+@click.command("import")
+@click.argument("file", type=click.Path())
+@click.option("--output", "-o", type=click.Path(), required=True, help="deployed .npz to write")
+@click.option("--dt", type=float, help="substep in ms, for NIR files that carry none in their metadata")
+@click.option("--substeps", type=int, help="substeps per control step (default: the file's, else 1)")
+def import_(file: str, output: str, dt: float | None, substeps: int | None) -> None:
+    """Read a NIR graph (ours, or a recurrent CubaLIF/LIF graph from another tool) into a deployed .npz."""
+    from ..deployed import save
+    from ..export import import_nir
+    net = import_nir(file, dt=dt, substeps=substeps)
+    save(output, net)
+    spec = net.spec
+    click.echo(f"wrote {output}: {spec.n_neurons} neurons ({spec.n_exc} E), {spec.n_obs} inputs, {spec.n_act} outputs, "
+               f"dt {spec.neuron.dt} ms x {spec.neuron.substeps}", err=True)
