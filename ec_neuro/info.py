@@ -12,6 +12,10 @@ from typing import Any
 
 from . import registry
 
+# backends whose module imports nothing heavy (lava_sim runs Lava in a worker process), so their class can
+# be asked for its precisions without importing the simulator; the others are asked only under --check
+_LIGHT = {"numpy", "lava-sim"}
+
 # backend -> (distribution to report, tiers offered)
 _DETAILS: dict[str, tuple[str, tuple[str, ...]]] = {
     "numpy": ("numba", ("",)),
@@ -55,7 +59,7 @@ def gather(check: bool = False) -> dict[str, Any]:
         elif not present:
             entry["installed"] = False
             entry["install"] = f"this ec-neuro has no module {target.split(':')[0]}"
-        else:
+        elif name in _LIGHT or check:
             entry["precisions"] = list(registry.backend_class(name).precisions)
         if entry["installed"] and check:
             precisions = entry.get("precisions") or ["float", "fixed"]
