@@ -113,7 +113,9 @@ class _Worker:
 
 
 class LavaSimBackend:
-    """lava-sim: tiers 'stock' (Intel's LIF + Sparse models) and 'fused' (one custom process, same bits)."""
+    """lava-sim, bit-identical in every tier: 'stock' (Intel's LIF + Sparse models, one substep per Lava
+    timestep; maps to Loihi 2), 'fused' (one custom process, one substep per timestep) and 'fused-k' (one
+    custom process, a control step per timestep).  recycle_every: graphs per worker process."""
 
     name: ClassVar[str] = "lava-sim"
     precisions: ClassVar[tuple[str, ...]] = ("fixed", "float")
