@@ -10,10 +10,30 @@ Recording arrays have shape (K, P, N), or (0, P, N) to record nothing.
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
+import numba
 import numpy as np
 from numba import njit, prange
 
 PAR = dict(parallel=True, cache=True, nogil=True, fastmath=False)
+SER = dict(parallel=False, cache=True, nogil=True, fastmath=False)
+# Below this many members the parallel kernels cost more than they save: waking numba's threads takes up
+# to ~8 ms per call on a loaded 2-core machine (measured by the Brian2 work, docs/bench/brian2.md).
+PARALLEL_MIN_MEMBERS = 128
+
+
+def _dispatch(fn: Callable[..., None]) -> Callable[..., None]:
+    """Compile `fn` serial and parallel (identical arithmetic); pick by population size and thread count."""
+    par, ser = njit(**PAR)(fn), njit(**SER)(fn)
+
+    def call(*args: Any) -> None:
+        big = args[0].shape[0] >= PARALLEL_MIN_MEMBERS and numba.get_num_threads() > 1
+        (par if big else ser)(*args)
+
+    call.__doc__, call.__name__ = fn.__doc__, fn.__name__
+    call.parallel, call.serial = par, ser  # type: ignore[attr-defined]
+    return call
 
 
 @njit(inline="always")
@@ -65,7 +85,7 @@ def _finish(p, k, fl, sgn, spk, rec_u, rec_v, rec_s, u, v, recording, last):
             spk[p, j] = sgn[j] if fl[j] else 0
 
 
-@njit(**PAR)
+@_dispatch
 def run_float(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_v, vth, w, a_out, c_out,
               rec_u, rec_v, rec_s):
     P, N = u.shape
@@ -102,7 +122,7 @@ def _trunc_decay(x, d):
     return (y >> 12) if y >= 0 else -((-y) >> 12)
 
 
-@njit(**PAR)
+@_dispatch
 def run_fixed(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_v, vth, w_mant, w_exp,
               a_out, c_out, rec_u, rec_v, rec_s):
     P, N = u.shape
@@ -136,7 +156,7 @@ def run_fixed(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
             _finish(p, k, fl, sgn, spk, rec_u, rec_v, rec_s, u, v, recording, k == K - 1)
 
 
-@njit(**PAR)
+@_dispatch
 def input_current(T_in, x, gain, out):
     """out[p, j] = gain * sum_k T_in[p, k, j] * x[p, k], k ascending; T_in int8 in {-1, 0, 1}."""
     P, K, N = T_in.shape
@@ -152,7 +172,7 @@ def input_current(T_in, x, gain, out):
             out[p, j] = gain * acc[j]
 
 
-@njit(**PAR)
+@_dispatch
 def readout(W_out, r, gain, out):
     """out[p, a] = clip(gain * sum_j W_out[p, j, a] * r[p, j], -1, 1), j ascending."""
     P, N, A = W_out.shape
