@@ -113,11 +113,12 @@ class _Interrupting(ToyLoop):
         return super().step(r)
 
 
-def test_interrupt_recycle_and_close_leave_no_processes() -> None:
+@pytest.mark.parametrize("tier", ["stock", "fused-k"])  # fused-k runs free: stopping it is a different path
+def test_interrupt_recycle_and_close_leave_no_processes(tier: str) -> None:
     P = 2
     low = lower(SPEC, random_masks(SPEC, P, 1), "fixed")
     v0 = initial_v(SPEC.n_neurons, 1, 0, np.arange(P))
-    backend = make_backend("lava-sim", tier="stock", recycle_every=2)
+    backend = make_backend("lava-sim", tier=tier, recycle_every=2)
     try:
         with pytest.raises(KeyboardInterrupt):
             backend.rollout(backend.compile(low), _Interrupting(low, 10), v0)

@@ -22,6 +22,9 @@ import numpy as np
 from ..compilers.lava import LavaPlan, build
 
 
+FREE_STEPS = 2**31 - 1  # Lava timesteps of a free-running fused-k session (it is stopped long before)
+
+
 class NaiveSession:
     """The naive layout (benchmarks only): one stock graph and runtime per member, stepped side by side."""
 
@@ -62,24 +65,33 @@ class Session:
     def __init__(self, plan: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> None:
         from lava.magma.core.run_conditions import RunSteps
         self.proc, self.bridge, cfg = build(plan, v0, tier, record)
-        self.steps = RunSteps(num_steps=1 if tier == "fused-k" else plan.substeps, blocking=True)
+        # fused-k runs free (one long non-blocking run paced by host_in); the others run K steps per call
+        self.free = tier == "fused-k"
+        self.steps = RunSteps(num_steps=FREE_STEPS if self.free else plan.substeps, blocking=not self.free)
         self.running = False
         self.proc.create_runtime(run_cfg=cfg)
         self.running = True
         self._send = self.bridge.host_in.external_pipe_csp_send_port
         self._recv = self.bridge.host_out.external_pipe_csp_recv_port
+        self._halt = np.zeros(self.bridge.host_in.shape)
+        self._halt[plan.size] = -1.0  # HALT: the fused model stops reading host_in and idles
         self.last: np.ndarray | None = None
+        if self.free:
+            self.proc.run(condition=self.steps)
 
     def step(self, msg: np.ndarray) -> np.ndarray:
         """Send [bias, active], run K timesteps, return the bridge's rows (2 + 3K*record, P*N)."""
         self._send.send(msg)
-        self.proc.run(condition=self.steps)
+        if not self.free:
+            self.proc.run(condition=self.steps)
         self.last = self._recv.recv()
         return self.last
 
     def stop(self) -> None:
         if self.running:
             self.running = False
+            if self.free:
+                self._send.send(self._halt)
             self.proc.stop()
 
 

@@ -144,6 +144,7 @@ class PyFusedPopulation(PyLoihiProcessModel):
         self._lif = _lif_fixed if self.fixed else _lif_float
         self.block = int(pp["block"])
         self.k = 0  # substep within the control step
+        self.halted = False
         if self.block > 1:
             self.W_h = np.ascontiguousarray(self.mask)
             self.n_exc = int(np.count_nonzero(self.sign > 0))
@@ -171,9 +172,17 @@ class PyFusedPopulation(PyLoihiProcessModel):
         self._substep()
 
     def _control_step(self):
-        """K substeps at once in ec_neuro.kernels (which keep r, counts frozen for inactive members)."""
+        """K substeps at once in ec_neuro.kernels (which keep r, counts frozen for inactive members).
+
+        A free-running session ends with a HALT message (first active flag -1): from then on the model
+        idles, so that the runtime can stop it between timesteps."""
         st = self.st
+        if self.halted:
+            return
         msg = self.host_in.recv()
+        if msg[st.n] < 0:
+            self.halted = True
+            return
         self._take(msg)
         P, N, K = st.P, st.N, st.K
         active = np.ascontiguousarray(msg[st.n:] != 0)
