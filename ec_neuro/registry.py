@@ -13,6 +13,9 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
     "brian2": ("ec_neuro.backends.brian2:Brian2Backend", "brian2", "brian2"),
 }
 
+# precision a backend runs when none is asked for: lava-sim means Loihi 2's bit-accurate fixed point
+DEFAULT_PRECISION: dict[str, str] = {"numpy": "float", "lava-sim": "fixed", "brian2": "float"}
+
 STRATEGIES: dict[str, str] = {
     "ec": "ec_neuro.strategies.ec:EC",
 }

@@ -107,4 +107,6 @@ def resolve(file: str | Path | None, cli: dict[str, Any], overrides: list[str]) 
     task = d.get("task", TrainConfig.task)
     registry.check_task(task)
     merged = {**TASK_DEFAULTS.get(task, {}), **d}
+    backend = merged.get("backend", TrainConfig.backend)
+    merged.setdefault("precision", registry.DEFAULT_PRECISION.get(backend, TrainConfig.precision))
     return TrainConfig.from_dict(merged)
