@@ -1,14 +1,13 @@
 """The deployed network (theta = rho > 0.5) as one self-describing .npz: masks, spec, observation normaliser."""
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import npzio
 from .connectivity import Masks
 from .errors import UserError
 from .spec import NetworkSpec
@@ -35,31 +34,16 @@ class Deployed:
 
 def save(path: str | Path, net: Deployed) -> Path:
     """Write atomically (temporary file + rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     header = {"format": FORMAT, "version": VERSION, "spec": net.spec.to_dict(), "task": net.task, "meta": net.meta}
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, header=np.array(json.dumps(header)), W_in=net.masks.W_in[0].astype(bool),
-                            W_h=net.masks.W_h[0].astype(bool), W_out=net.masks.W_out[0].astype(bool),
-                            obs_mean=net.obs_mean, obs_std=net.obs_std)
-    tmp.replace(path)
-    return path
+    return npzio.write(path, header, {"W_in": net.masks.W_in[0].astype(bool), "W_h": net.masks.W_h[0].astype(bool),
+                                      "W_out": net.masks.W_out[0].astype(bool), "obs_mean": net.obs_mean,
+                                      "obs_std": net.obs_std})
 
 
 def load(path: str | Path) -> Deployed:
     """Read a file written by `save`; anything else is a UserError naming the file and the problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
+    header, data = npzio.read(path, "an ec-neuro network file", FORMAT)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise UserError(f"{path}: not a readable ec-neuro network file ({e.__class__.__name__}: {e})") from None
-    try:
-        header = json.loads(str(data["header"]))
-        if header.get("format") != FORMAT:
-            raise KeyError("format")
         spec = NetworkSpec.from_dict(header["spec"])
         masks = Masks(data["W_in"][None].astype(np.uint8), data["W_h"][None].astype(np.uint8),
                       data["W_out"][None].astype(np.uint8))

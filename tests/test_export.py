@@ -139,10 +139,10 @@ def test_truncated_files_are_clear_cli_errors(net, tmp_path, fmt):
     else:
         res = cli("export", str(path), "--report") if fmt == "npz" else None
         if fmt == "loihi":
-            with pytest.raises(UserError, match="not a readable Loihi bundle"):
+            with pytest.raises(UserError, match="corrupt or truncated, not a Loihi bundle"):
                 loihi.read(path)
             return
-        needle = "not a readable ec-neuro network file"
+        needle = "corrupt or truncated, not an ec-neuro network file"
     assert res.returncode == 2 and needle in res.stderr and "Traceback" not in res.stderr
 
 

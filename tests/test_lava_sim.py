@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from ec_neuro.backends.base import compare_traces
-from ec_neuro.bench.toyloop import ToyLoop
+from ec_neuro.backends.toyloop import ToyLoop
 from ec_neuro.compilers.common import lower
 from ec_neuro.connectivity import initial_v, random_masks
 from ec_neuro.errors import MissingExtra, UserError

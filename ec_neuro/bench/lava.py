@@ -22,7 +22,7 @@ from ..compilers.lava import plan
 from ..connectivity import initial_v, random_masks
 from ..registry import make_backend
 from ..spec import NetworkSpec
-from .toyloop import ToyLoop
+from ..backends.toyloop import ToyLoop
 
 
 class NaiveLava(LavaSimBackend):

@@ -16,15 +16,13 @@ r <- a_out r + c_out s (s = +1 spike of E, -1 of I), action = clip(R_out * W_out
 """
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import kernels
+from .. import kernels, npzio
 from ..compilers.common import lower
 from ..deployed import Deployed
 from ..errors import UserError
@@ -143,16 +141,10 @@ def write(net: Deployed | LoihiBundle, path: str | Path) -> Path:
     """Write the bundle of `net` to `path` (atomic); every bit width is validated first."""
     b = net if isinstance(net, LoihiBundle) else from_deployed(net)
     validate(b)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     arrays = {}
     for name, mask in (("rec", b.W_h.T), ("in", b.W_in.T), ("out", b.W_out.T)):
         arrays[f"{name}_indptr"], arrays[f"{name}_indices"] = _csr(mask)
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, header=np.array(json.dumps(header(b))), obs_mean=b.obs_mean, obs_std=b.obs_std,
-                            **arrays)
-    tmp.replace(path)
-    return path
+    return npzio.write(path, header(b), {"obs_mean": b.obs_mean, "obs_std": b.obs_std, **arrays})
 
 
 def validate(b: LoihiBundle) -> None:
@@ -164,17 +156,8 @@ def validate(b: LoihiBundle) -> None:
 def read(path: str | Path) -> LoihiBundle:
     """Read and validate a bundle; a bad file or an out-of-range field is a UserError naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
+    h, data = npzio.read(path, "a Loihi bundle", FORMAT)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise UserError(f"{path}: not a readable Loihi bundle ({e.__class__.__name__}: {e})") from None
-    try:
-        h = json.loads(str(data["header"]))
-        if h.get("format") != FORMAT:
-            raise UserError(f"{path}: not a Loihi bundle (format {h.get('format')!r}, expected {FORMAT!r})")
         n, n_exc, n_obs, n_act = (int(h[k]) for k in ("n_neurons", "n_exc", "n_obs", "n_act"))
         lif, syn = h["lif"], h["synapse"]
         groups = syn.get("sign_by_group")

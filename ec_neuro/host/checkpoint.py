@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
+from .. import npzio
 from ..errors import UserError
 from ..strategies.ec import ECState
 from ..strategies.optim import OptState
@@ -29,40 +28,18 @@ class Checkpoint:
     config: dict[str, Any]
 
 
-def atomic_write_bytes(path: Path, write: Any) -> None:
-    """Write through `write(fileobj)` into a temporary file, fsync, then rename over `path`."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-
-
 def save(path: Path, ck: Checkpoint) -> None:
     header = {"format": FORMAT, "version": VERSION, "generation": ck.state.generation, "opt_t": ck.state.opt.t,
               "counters": ck.counters, "config": ck.config}
     arrays = {"rho": ck.state.rho, "opt_m": ck.state.opt.m, "opt_v": ck.state.opt.v, **ck.norm.state()}
-    atomic_write_bytes(path, lambda f: np.savez(f, header=np.array(json.dumps(header)), **arrays))
+    npzio.write(path, header, arrays, compress=False)
 
 
 def load(path: Path) -> Checkpoint:
     """Read a checkpoint; a missing, foreign or corrupt file is a UserError saying which."""
     if not path.is_file():
         raise UserError(f"{path}: no checkpoint here (was the run started with this --run-dir?)")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise UserError(f"{path}: corrupt checkpoint ({e.__class__.__name__}: {e})") from None
-    if "header" not in data:
-        raise UserError(f"{path}: not an ec-neuro checkpoint (arrays {sorted(data)}, no header)")
-    try:
-        header = json.loads(str(data["header"]))
-    except ValueError as e:
-        raise UserError(f"{path}: corrupt checkpoint ({e.__class__.__name__}: {e})") from None
-    if header.get("format") != FORMAT:
-        raise UserError(f"{path}: not an ec-neuro checkpoint (format {header.get('format')!r})")
+    header, data = npzio.read(path, "an ec-neuro checkpoint", FORMAT)
     try:
         opt = OptState(data["opt_m"], data["opt_v"], int(header["opt_t"]))
         state = ECState(data["rho"], opt, int(header["generation"]))
