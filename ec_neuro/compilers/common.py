@@ -48,7 +48,7 @@ class FloatConsts:
 class Lowered:
     """One population lowered for a precision.
 
-    T_in: (P, n_obs, N) int8 = W_in[:n_obs] - W_in[n_obs:] (the [x, -x] halves folded);
+    T_in: W_in[:n_obs] - W_in[n_obs:] (the [x, -x] halves folded, in {-1, 0, 1}) as bit planes, see pack_ternary;
     W_h: (P, N, N) uint8 [pre, post]; W_out: (P, N, n_act) uint8.
     """
 
@@ -98,6 +98,19 @@ class Lowered:
         return (self.W_h[member].astype(np.int8) * sign[:, None]).T.copy()
 
 
+def pack_ternary(T: np.ndarray) -> np.ndarray:
+    """(P, K, N) int8 in {-1, 0, 1} -> (P, K, 2, ceil(N/64)) uint64 bit planes (+1, -1), bit j%64 of word j//64."""
+    P, K, N = T.shape
+    nw = (N + 63) // 64
+    out = np.zeros((P, K, 2, nw), np.uint64)
+    for plane, val in ((0, 1), (1, -1)):
+        bits = np.zeros((P, K, nw * 64), bool)
+        bits[..., :N] = T == val
+        packed = np.packbits(bits.reshape(P, K, nw, 64), axis=-1, bitorder="little")  # 8 bytes per word
+        out[:, :, plane, :] = packed.view("<u8").reshape(P, K, nw)
+    return out
+
+
 def lower(spec: NetworkSpec, masks: Masks, precision: str, fixed: LoihiFixed | None = None) -> Lowered:
     """Masks -> Lowered; `fixed` overrides the quantiser's default choice for precision 'fixed'."""
     if precision not in PRECISIONS:
@@ -108,7 +121,7 @@ def lower(spec: NetworkSpec, masks: Masks, precision: str, fixed: LoihiFixed | N
         if arr.shape[1:] != want[name]:
             raise UserError(f"mask {name} has shape {arr.shape[1:]} per member; the network needs {want[name]}")
     W_in = masks.W_in.astype(np.int8)
-    T_in = np.ascontiguousarray(W_in[:, :n_obs] - W_in[:, n_obs:])
+    T_in = pack_ternary(W_in[:, :n_obs] - W_in[:, n_obs:])
     q = (fixed or choose(spec)) if precision == "fixed" else None
     return Lowered(spec, precision, T_in, np.ascontiguousarray(masks.W_h, dtype=np.uint8),
                    np.ascontiguousarray(masks.W_out, dtype=np.uint8), FloatConsts.of(spec), q)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import kernels, npzio
-from ..compilers.common import lower
+from ..compilers.common import lower, pack_ternary
 from ..deployed import Deployed
 from ..errors import UserError
 from ..quant import LoihiFixed, choose
@@ -93,7 +93,7 @@ class LoihiBundle:
         T = np.ascontiguousarray(self.W_in[:n_obs].astype(np.int8) - self.W_in[n_obs:].astype(np.int8))
         x = np.ascontiguousarray(np.atleast_2d(x), dtype=np.float64)
         cur = np.empty((x.shape[0], self.n_neurons))
-        kernels.input_current(np.broadcast_to(T, (x.shape[0],) + T.shape).copy(), x, self.R_in, cur)
+        kernels.input_current(pack_ternary(np.broadcast_to(T, (x.shape[0],) + T.shape)), x, self.R_in, cur)
         mant = np.rint(cur * self.dv_float * (self.q.scale / 2.0**self.q.bias_exp))
         return np.clip(mant, -4096, 4095).astype(np.int64)
 
