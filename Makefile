@@ -3,6 +3,6 @@
 setup:
 	@scripts/setup-env
 train: setup
-	.venv/bin/ecneuro train --backend numpy
+	.venv/bin/ecneuro train --backend lava-sim
 test: setup
 	.venv/bin/python -m pytest -q -p no:cacheprovider
