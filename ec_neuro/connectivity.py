@@ -63,10 +63,6 @@ class Masks:
             raise ValueError(f"mask length {arr.shape[1]} does not match the network ({start} connections)")
         return Masks(**{k: np.ascontiguousarray(v) for k, v in out.items()})
 
-    def flat(self) -> np.ndarray:
-        """(P, D) bool, the inverse of `stack`."""
-        p = self.population
-        return np.concatenate([g.reshape(p, -1) for g in self.groups().values()], axis=1).astype(bool)
 
 
 def sample(spec: NetworkSpec, rho: np.ndarray, seed: int, generation: int, indices: np.ndarray) -> Masks:

@@ -27,9 +27,6 @@ class Deployed:
     task: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def normalise(self, obs: np.ndarray) -> np.ndarray:
-        from .host.normalizer import normalise
-        return normalise(obs, self.obs_mean, self.obs_std)
 
 
 def save(path: str | Path, net: Deployed) -> Path:

@@ -16,10 +16,6 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
 # precision a backend runs when none is asked for: lava-sim means Loihi 2's bit-accurate fixed point
 DEFAULT_PRECISION: dict[str, str] = {"numpy": "float", "lava-sim": "fixed", "brian2": "float"}
 
-STRATEGIES: dict[str, str] = {
-    "ec": "ec_neuro.strategies.ec:EC",
-}
-
 # task name -> (target, keyword arguments, extra, module)
 TASKS: dict[str, tuple[str, dict[str, Any], str, str]] = {
     "CartPole-v1": ("ec_neuro.tasks.gym:GymTask", {"env_id": "CartPole-v1"}, "", ""),
@@ -63,8 +59,3 @@ def make_task(name: str, population: int, **options: Any) -> Any:
     cls = load(target, f"task {name!r}", extra, module)
     return cls(population=population, **kwargs, **options)
 
-
-def strategy_class(name: str) -> Any:
-    if name not in STRATEGIES:
-        raise did_you_mean("strategy", name, STRATEGIES)
-    return load(STRATEGIES[name])

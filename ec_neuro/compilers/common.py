@@ -92,11 +92,6 @@ class Lowered:
             return v01 * self.flt.vth
         return np.floor(v01 * self.fixed.vth).astype(np.int64)
 
-    def signed_weights(self, member: int) -> np.ndarray:
-        """(N_post, N_pre) signed unit weights of one member: +1 from E, -1 from I (for Lava/NIR/plots)."""
-        sign = np.where(np.arange(self.spec.n_neurons) < self.spec.n_exc, 1, -1).astype(np.int8)
-        return (self.W_h[member].astype(np.int8) * sign[:, None]).T.copy()
-
 
 def pack_ternary(T: np.ndarray) -> np.ndarray:
     """(P, K, N) int8 in {-1, 0, 1} -> (P, K, 2, ceil(N/64)) uint64 bit planes (+1, -1), bit j%64 of word j//64."""
