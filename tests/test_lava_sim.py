@@ -115,6 +115,9 @@ class _Interrupting(ToyLoop):
 
 @pytest.mark.parametrize("tier", ["stock", "fused-k"])  # fused-k runs free: stopping it is a different path
 def test_interrupt_recycle_and_close_leave_no_processes(tier: str) -> None:
+    from ec_neuro.backends.mailbox import _folder
+    boxes = lambda: set(Path(_folder()).glob("ecneuro-lava-*.box"))  # noqa: E731
+    before = boxes()
     P = 2
     low = lower(SPEC, random_masks(SPEC, P, 1), "fixed")
     v0 = initial_v(SPEC.n_neurons, 1, 0, np.arange(P))
@@ -133,6 +136,20 @@ def test_interrupt_recycle_and_close_leave_no_processes(tier: str) -> None:
     finally:
         backend.close()
     assert not _alive(pids[2])
+    assert boxes() <= before, "every shared-memory mailbox file must be removed, the interrupted one included"
+
+
+def test_mailbox_is_shared_and_unlinked() -> None:
+    from ec_neuro.backends.mailbox import Mailbox
+    a = Mailbox.create(3, 2)
+    b = Mailbox(*a.spec())
+    a.unlink()
+    assert not Path(a.path).exists()
+    a.inbox[:] = [1.0, 2.0, 3.0]
+    b.outbox[:] = [4.0, 5.0]
+    assert b.inbox.tolist() == [1.0, 2.0, 3.0] and a.outbox.tolist() == [4.0, 5.0]
+    a.close()
+    b.close()
 
 
 def test_missing_lava_names_the_install_command(monkeypatch) -> None:

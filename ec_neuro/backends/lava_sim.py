@@ -4,7 +4,8 @@ Lava runs in a worker process (`lava_worker`, started with `python -m`, its own 
 importing Lava forces the `fork` start method and every rebuilt graph leaks ~4 MB, so the worker is
 recycled every `recycle_every` graphs.  Per control step the host sends one message (bias (P*N) + active
 (P)) and gets the readout r (P, N) back; inside the graph the HostBridge streams the bias into the LIF for
-K timesteps and folds the spikes into r (no `Var.get()/set()` anywhere).
+K timesteps and folds the spikes into r (no `Var.get()/set()` anywhere).  Both go through a shared-memory
+`Mailbox`; the socket carries only a token per control step.
 
     backend = make_backend("lava-sim", tier="stock" | "fused" | "fused-k", recycle_every=25)
     counts = backend.rollout(backend.compile(lower(spec, masks, "fixed")), loop, v0)   # (P, N) spikes
@@ -33,6 +34,7 @@ from ..compilers.common import Lowered
 from ..compilers.lava import LavaPlan, check_tier, host_bias, plan
 from ..errors import MissingExtra, UserError
 from .base import ControlLoop, Trace
+from .mailbox import Mailbox
 
 STOP_TIMEOUT_S = 20.0
 
@@ -153,15 +155,18 @@ class LavaSimBackend:
         w = self._get_worker()
         threads = numba.get_num_threads()
         numba.set_num_threads(1)  # the host's encode/decode: parallel threads here only steal Lava's cores
+        box = Mailbox.create(P * N + P, P * N)
         try:
             t0 = time.perf_counter()
-            self._start(w, program, self._v0(program, v0))
+            self._start(w, box, program, self._v0(program, v0))
+            box.unlink()  # both sides have it mapped
             t1 = time.perf_counter()
             bias = loop.start()
             while bias is not None:
-                active = np.asarray(loop.active, dtype=np.float64).reshape(-1)
-                r = w.call("step", np.concatenate([host_bias(low, bias), active]))
-                bias = loop.step(r.reshape(P, N))
+                box.inbox[:P * N] = host_bias(low, bias)
+                box.inbox[P * N:] = np.asarray(loop.active, dtype=np.float64).reshape(-1)
+                w.call("step")
+                bias = loop.step(box.outbox.reshape(P, N).copy())
             t2 = time.perf_counter()
             counts = w.call("end")
             self.timing = {"start_s": t1 - t0, "steps_s": t2 - t1, "stop_s": time.perf_counter() - t2}
@@ -169,14 +174,15 @@ class LavaSimBackend:
             self._abort()
             raise
         finally:
+            box.close()
             numba.set_num_threads(threads)
         if counts is None:
             return np.zeros((P, N), np.int64)
         return counts.reshape(P, N).astype(np.int64)
 
-    def _start(self, w: _Worker, program: LavaProgram, v: np.ndarray) -> None:
-        """Build and start the population's graph in the worker."""
-        w.call("start", program.plan, v, self.tier)
+    def _start(self, w: _Worker, box: Mailbox, program: LavaProgram, v: np.ndarray) -> None:
+        """Build and start the population's graph in the worker, exchanging control steps through `box`."""
+        w.call("start", box.spec(), program.plan, v, self.tier)
 
     def open_loop(self, program: LavaProgram, v0: np.ndarray, bias: np.ndarray) -> Trace:
         """Replay bias (T, P, N) in Lava, recording u, v, s every timestep and r every control step."""

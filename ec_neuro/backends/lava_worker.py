@@ -2,9 +2,11 @@
 
 Messages (tuples) from the parent:
     ("open_loop", plan, v0 (P*N,), bias (T, P*N), tier)    -> ("ok", rows (T, 2 + 3K, P*N) float64)
-    ("start", plan, v0, tier)                               -> ("ok", None)        builds and starts a graph
-    ("start_naive", [plan], [v0])                           -> ("ok", None)        one graph per member
-    ("step", msg (P*N + P,))                                -> ("ok", r (P*N,))    one control step
+    ("start", box, plan, v0, tier)                          -> ("ok", None)        builds and starts a graph
+    ("start_naive", box, [plan], [v0])                      -> ("ok", None)        one graph per member
+    ("step",)                                               -> ("ok", None)        one control step
+The per-step data goes through the shared Mailbox `box` (its spec): "step" reads msg (P*N + P,) from its
+inbox and leaves the readout r (P*N,) in its outbox.
     ("end",)                                                -> ("ok", counts (P*N,)) stops the runtime
     ("quit",)                                               -> exits
 Any failure answers ("error", traceback text) and stops the graph.  SIGINT is ignored here (and so in the
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..compilers.lava import LavaPlan, build
+from .mailbox import Mailbox
 
 
 FREE_STEPS = 2**31 - 1  # Lava timesteps of a free-running fused-k session (it is stopped long before)
@@ -40,6 +43,7 @@ class NaiveSession:
         self.n = plans[0].size
         self.steps = RunSteps(num_steps=plans[0].substeps, blocking=False)
         self.last: np.ndarray | None = None
+        self.box: Mailbox | None = None
 
     def step(self, msg: np.ndarray) -> np.ndarray:
         """msg = [bias (P*N), active (P)] -> rows (2, P*N), all runtimes running concurrently."""
@@ -76,6 +80,7 @@ class Session:
         self._halt = np.zeros(self.bridge.host_in.shape)
         self._halt[plan.size] = -1.0  # HALT: the fused model stops reading host_in and idles
         self.last: np.ndarray | None = None
+        self.box: Mailbox | None = None
         if self.free:
             self.proc.run(condition=self.steps)
 
@@ -113,11 +118,16 @@ def _handle(session: Session | NaiveSession | None, req: tuple) -> tuple[Any, Se
     if cmd in ("start", "start_naive"):
         if session is not None:
             session.stop()
-        return None, (Session(*req[1:], record=False) if cmd == "start" else NaiveSession(*req[1:]))
+        box = Mailbox(*req[1])
+        new = Session(*req[2:], record=False) if cmd == "start" else NaiveSession(*req[2:])
+        new.box = box
+        return None, new
     if session is None:
         raise RuntimeError(f"{cmd!r}: no graph started")
     if cmd == "step":
-        return session.step(req[1])[0], session
+        box = session.box
+        box.outbox[:] = session.step(box.inbox)[0]
+        return None, session
     if cmd == "end":
         out = None if session.last is None else session.last[1].copy()
         session.stop()
@@ -130,6 +140,8 @@ def serve(conn: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import lava.magma.core.process.process  # noqa: F401  (first: it sets the 'fork' start method)
     warnings.filterwarnings("ignore")
+    from ..lava_procs.fused import warm
+    warm()  # Lava forks its model processes from here: they inherit the compiled kernels
     session: Session | NaiveSession | None = None
     try:
         while True:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..backends.lava_sim import LavaProgram, LavaSimBackend, _Worker
+from ..backends.mailbox import Mailbox
 from ..compilers.common import lower
 from ..compilers.lava import plan
 from ..connectivity import initial_v, random_masks
@@ -28,11 +29,11 @@ from ..backends.toyloop import ToyLoop
 class NaiveLava(LavaSimBackend):
     """The naive layout for comparison: one stock BiasLIF + Sparse + HostBridge graph per network."""
 
-    def _start(self, w: _Worker, program: LavaProgram, v: np.ndarray) -> None:
+    def _start(self, w: _Worker, box: Mailbox, program: LavaProgram, v: np.ndarray) -> None:
         low, N = program.low, program.plan.n_neurons
         plans = [plan(dataclasses.replace(low, T_in=low.T_in[p:p + 1], W_h=low.W_h[p:p + 1],
                                           W_out=low.W_out[p:p + 1])) for p in range(low.population)]
-        w.call("start_naive", plans, [v[p * N:(p + 1) * N] for p in range(low.population)])
+        w.call("start_naive", box.spec(), plans, [v[p * N:(p + 1) * N] for p in range(low.population)])
 
 
 def _time(backend: Any, low: Any, v0: np.ndarray, steps: int, repeats: int) -> tuple[dict[str, float], np.ndarray]:

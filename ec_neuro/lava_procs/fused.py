@@ -102,18 +102,10 @@ def _lif_float(u, v, a_in, bias, decay_u, decay_v, vth, z):
         v[j] = vv
 
 
-@implements(proc=FusedPopulation, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt", "floating_pt")
-class PyFusedPopulation(PyLoihiProcessModel):
-    """Per substep: a_in from last substep's spikes, LIF update, readout; host I/O every K substeps."""
+class FusedCore:
+    """The fused model's state and arithmetic without Lava's ports (pp: FusedPopulation's parameters)."""
 
-    host_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    host_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-
-    def __init__(self, proc_params):
-        super().__init__(proc_params)
-        pp = proc_params
+    def __init__(self, pp: dict) -> None:
         self.st = BridgeState(pp)
         W = pp["W"]
         self.fixed = pp["fixed"]
@@ -144,7 +136,6 @@ class PyFusedPopulation(PyLoihiProcessModel):
         self._lif = _lif_fixed if self.fixed else _lif_float
         self.block = int(pp["block"])
         self.k = 0  # substep within the control step
-        self.halted = False
         if self.block > 1:
             self.W_h = np.ascontiguousarray(self.mask)
             self.n_exc = int(np.count_nonzero(self.sign > 0))
@@ -157,7 +148,8 @@ class PyFusedPopulation(PyLoihiProcessModel):
                         if self.st.record else (np.zeros((0, 1, 1), dt), np.zeros((0, 1, 1), dt),
                                                 np.zeros((0, 1, 1), np.int32)))
 
-    def _take(self, msg):
+    def take(self, msg: np.ndarray) -> None:
+        """Unpack one host message [bias (P*N), active (P)]."""
         st = self.st
         st.take(msg)
         if self.fixed:
@@ -165,25 +157,10 @@ class PyFusedPopulation(PyLoihiProcessModel):
         else:
             self.bias = st.bias
 
-    def run_spk(self):
-        if self.block > 1:
-            self._control_step()
-            return
-        self._substep()
-
-    def _control_step(self):
-        """K substeps at once in ec_neuro.kernels (which keep r, counts frozen for inactive members).
-
-        A free-running session ends with a HALT message (first active flag -1): from then on the model
-        idles, so that the runtime can stop it between timesteps."""
+    def control_step(self, msg: np.ndarray) -> np.ndarray:
+        """K substeps at once in ec_neuro.kernels (which keep r, counts frozen for inactive members)."""
         st = self.st
-        if self.halted:
-            return
-        msg = self.host_in.recv()
-        if msg[st.n] < 0:
-            self.halted = True
-            return
-        self._take(msg)
+        self.take(msg)
         P, N, K = st.P, st.N, st.K
         active = np.ascontiguousarray(msg[st.n:] != 0)
         bias = np.ascontiguousarray(self.bias.reshape(P, N))
@@ -199,16 +176,16 @@ class PyFusedPopulation(PyLoihiProcessModel):
         if st.record:
             for i in range(3):
                 st.out[2 + i * K:2 + (i + 1) * K] = self.rec[i].reshape(K, -1)
-        self.host_out.send(st.out)
+        return st.out
 
-    def _substep(self):
+    def substep(self, msg: np.ndarray | None) -> np.ndarray | None:
+        """One substep (msg: the host message at substep 0, else None); the bridge rows after the K-th."""
         st = self.st
         k = self.k
         self.k = (k + 1) % st.K
         if k == 0:
-            self._take(self.host_in.recv())
-        a_in = self.a_buff
-        self._lif(self.u, self.v, a_in, self.bias, self.decay_u, self.decay_v, self.vth, self.z)
+            self.take(msg)
+        self._lif(self.u, self.v, self.a_buff, self.bias, self.decay_u, self.decay_v, self.vth, self.z)
         _count(self.mask, self.sign, self.z, self.cnt)
         if self.fixed:
             e = self.w_exp
@@ -217,5 +194,57 @@ class PyFusedPopulation(PyLoihiProcessModel):
         else:
             self.a_buff = self.w * self.cnt
         st.observe(k, self.z, self.u, self.v)
-        if k == st.K - 1:
-            self.host_out.send(st.out)
+        return st.out if k == st.K - 1 else None
+
+
+def warm() -> None:
+    """Compile (or load from numba's cache) every kernel the fused models call, in this process.
+
+    Lava forks its model processes from the worker, so code compiled here is inherited: without this each new
+    graph's first control step paid ~160 ms loading the kernels (measured, BENCHMARKS.md).  Only the serial
+    kernels: a thread pool started here would not survive the fork."""
+    import scipy.sparse as sps
+    for fixed in (True, False):
+        for block in (1, 2):
+            W = sps.csr_matrix(np.array([[0, 2], [-2, 0]], dtype=np.int32 if fixed else np.float64))
+            pp = dict(W=W, v=np.zeros(2), du=1, dv=1, vth=1, bias_exp=0, w_exp=0, fixed=fixed, population=1,
+                      n_neurons=2, substeps=2, block=block, record=False, sign=np.array([1.0, -1.0]),
+                      a_out=0.5, c_out=0.5)
+            core, msg = FusedCore(pp), np.ones(3)
+            if block > 1:
+                core.control_step(msg)
+            else:
+                core.substep(msg)
+                core.substep(None)
+
+
+@implements(proc=FusedPopulation, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt", "floating_pt")
+class PyFusedPopulation(PyLoihiProcessModel):
+    """Per Lava timestep: one substep (block 1) or one control step (block K) of FusedCore; host I/O every
+    control step.  A free-running session ends with a HALT message (first active flag -1): from then on the
+    model idles, so that the runtime can stop it between timesteps."""
+
+    host_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    host_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.core = FusedCore(proc_params)
+        self.halted = False
+
+    def run_spk(self):
+        core = self.core
+        if core.block > 1:
+            if self.halted:
+                return
+            msg = self.host_in.recv()
+            if msg[core.st.n] < 0:
+                self.halted = True
+                return
+            self.host_out.send(core.control_step(msg))
+            return
+        out = core.substep(self.host_in.recv() if core.k == 0 else None)
+        if out is not None:
+            self.host_out.send(out)
