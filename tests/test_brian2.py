@@ -98,7 +98,9 @@ def test_strict_flags_guard(monkeypatch):
     """Fails if fast-math or FMA contraction come back into the flags Brian2 compiles with."""
     import brian2
     assert "-ffp-contract=off" in comp.STRICT_FLAGS
-    assert not comp.unsafe_flags(comp.STRICT_FLAGS)
+    assert not comp.unsafe_flags(comp.STRICT_FLAGS) and not comp.unsafe_flags(list(comp.SPEED_FLAGS))
+    assert comp.configure("cython")["flags"] == comp.compile_flags()
+    comp.check_flags()
     comp.configure("numpy")
     comp.check_flags()
     assert brian2.prefs.codegen.cpp.extra_compile_args_gcc == comp.STRICT_FLAGS

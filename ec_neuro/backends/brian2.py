@@ -1,13 +1,14 @@
 """The Brian2 backend: the reference simulator, equal to the numpy backend bit for bit in both precisions.
 
 Brian2 owns its time loop, so closed loop runs inside one `net.run()`: a single `network_operation`
-(`ecn_loop`, every K substeps, slot `start`) hands the readout r (P, N) to the host's ControlLoop and writes
-the next bias (P, N) into I_ext.  A member that the loop marks inactive keeps being simulated (its neurons
-only touch its own block), but its spike counts and readout are frozen at that moment, which is what the
-numpy backend returns.  See `ec_neuro.compilers.brian2` for the model and the compile flags.
+(`ecn_loop`, slot `start`, on the network's one clock; it acts every K-th substep) hands the readout r (P, N)
+to the host's ControlLoop and writes the next bias (P, N) into I_ext.  A member that the loop marks inactive
+keeps being simulated (its neurons only touch its own block), but its spike counts and readout are frozen at
+that moment, which is what the numpy backend returns.  See `ec_neuro.compilers.brian2` for the model and the compile flags.
 """
 from __future__ import annotations
 
+import gc
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterator
@@ -44,6 +45,20 @@ def serial_numba() -> Iterator[None]:
         numba.set_num_threads(prev)
 
 
+@contextmanager
+def frozen_gc() -> Iterator[None]:
+    """Every `Network.run()` starts with a full `gc.collect()` (to warn about stray Brian2 objects), which walked
+    the whole heap: 0.1 s per rollout in the benchmark. Objects older than the run are frozen meanwhile."""
+    if gc.get_freeze_count():  # somebody else froze objects on purpose: leave their freeze alone
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 class Brian2Backend:
     """Options: target = "cython" (default; strict gcc flags, cache in .cache/brian2/) or "numpy" (no compiler)."""
 
@@ -64,9 +79,12 @@ class Brian2Backend:
         prog = Brian2Program(lowered, net)
         b2.defaultclock.dt = net.dt
 
-        @b2.network_operation(dt=net.K * net.dt, when="start", name="ecn_loop")
+        timestep, K = net.clock.variables["timestep"].get_value(), net.K
+
+        @b2.network_operation(clock=net.clock, when="start", name="ecn_loop")
         def _loop() -> None:
-            prog.on_control()
+            if timestep[0] % K == 0:  # a second clock of dt K*dt would cost Brian2's multi-clock loop
+                prog.on_control()
 
         net.net.add(_loop)
         net.net.store("init")
@@ -114,7 +132,7 @@ class Brian2Backend:
 
         program.on_control = on_control
         try:
-            with serial_numba():
+            with serial_numba(), frozen_gc():
                 while not state["done"]:
                     b.net.run(CHUNK * b.K * b.dt, namespace={})
                     comp.verify_compiled(b.net)
@@ -144,7 +162,8 @@ class Brian2Backend:
         b.net.add(mon)
         program.on_control = on_control
         try:
-            b.net.run(T * b.K * b.dt, namespace={})
+            with frozen_gc():
+                b.net.run(T * b.K * b.dt, namespace={})
             comp.verify_compiled(b.net)
             r_rec[T - 1] = r_live
             shape = (T * b.K, b.P, b.N)
