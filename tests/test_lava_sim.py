@@ -197,3 +197,43 @@ def test_info_reports_lava_tiers_without_importing_lava() -> None:
     entry, lava_imported, brian2_imported = json.loads(out.stdout)
     assert entry["installed"] and entry["tiers"] == ["stock", "fused", "fused-k"] and entry["precisions"] == ["fixed", "float"]
     assert not lava_imported and not brian2_imported
+
+
+WARM_CHECK = r"""
+import json
+import numpy as np
+from ec_neuro import kernels
+from ec_neuro.compilers.common import lower
+from ec_neuro.compilers.lava import fused_params, host_bias, plan
+from ec_neuro.connectivity import initial_v, random_masks
+from ec_neuro.lava_procs import fused
+from ec_neuro.spec import NetworkSpec
+fns = [kernels.run_fixed.serial, kernels.run_float.serial, fused._lif_fixed, fused._lif_float, fused._count]
+fused.warm()
+before = [len(f.signatures) for f in fns]
+spec = NetworkSpec(n_obs=3, n_act=2, n_neurons=32)
+for precision in ("fixed", "float"):
+    low = lower(spec, random_masks(spec, 3, 5), precision)
+    pl = plan(low)
+    v0 = np.asarray(low.initial_v(initial_v(32, 5, 0, np.arange(3)))).reshape(-1)
+    msg = np.concatenate([host_bias(low, low.encode(np.ones((3, 3)))), np.ones(3)])
+    for tier in ("fused", "fused-k"):
+        core = fused.FusedCore(fused_params(pl, v0, tier, False))
+        if core.block > 1:
+            core.control_step(msg)
+        else:
+            for k in range(pl.substeps):
+                core.substep(msg if k == 0 else None)
+print(json.dumps({"before": before, "after": [len(f.signatures) for f in fns]}))
+"""
+
+
+def test_warm_up_covers_the_types_a_real_population_uses() -> None:
+    """The worker's warm-up must compile every kernel signature a real graph calls: otherwise each forked Lava
+    model process compiles again on its first control step (~160 ms per graph before the warm-up)."""
+    out = subprocess.run([sys.executable, "-c", WARM_CHECK], capture_output=True, text=True, timeout=600,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert all(n >= 1 for n in got["before"]), got
+    assert got["after"] == got["before"], f"a real population needed new signatures: {got}"

@@ -26,6 +26,16 @@ from .mailbox import Mailbox
 
 
 FREE_STEPS = 2**31 - 1  # Lava timesteps of a free-running fused-k session (it is stopped long before)
+_WARM: list[bool] = []
+
+
+def _warm_fused() -> None:
+    """Once per worker, before the first fused graph: Lava forks its model processes from here, so they
+    inherit the compiled kernels instead of loading them on their first control step."""
+    if not _WARM:
+        from ..lava_procs.fused import warm
+        warm()
+        _WARM.append(True)
 
 
 class NaiveSession:
@@ -68,6 +78,8 @@ class Session:
 
     def __init__(self, plan: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> None:
         from lava.magma.core.run_conditions import RunSteps
+        if tier.startswith("fused"):
+            _warm_fused()
         self.proc, self.bridge, cfg = build(plan, v0, tier, record)
         # fused-k runs free (one long non-blocking run paced by host_in); the others run K steps per call
         self.free = tier == "fused-k"
@@ -140,8 +152,6 @@ def serve(conn: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import lava.magma.core.process.process  # noqa: F401  (first: it sets the 'fork' start method)
     warnings.filterwarnings("ignore")
-    from ..lava_procs.fused import warm
-    warm()  # Lava forks its model processes from here: they inherit the compiled kernels
     session: Session | NaiveSession | None = None
     try:
         while True:

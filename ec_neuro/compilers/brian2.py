@@ -44,7 +44,8 @@ TARGETS = ("cython", "numpy")
 STRICT_FLAGS = ["-w", "-O3", "-march=native", "-ffp-contract=off", "-std=c++11"]
 # Speed only, no change to any float result (checked by the bit-exactness tests), each used where the compiler
 # takes it: vectorise the update loop despite its 7 arrays (gcc gives up after 10 alias checks by default),
-# unroll, and let the thresholder's conditional store be if-converted (Brian2's runtime is single-threaded).
+# unroll, and allow store speculation (Brian2's runtime is single-threaded); with the last two the synapse
+# and thresholder loops ran 30-45 % faster (BENCHMARKS.md).
 SPEED_FLAGS = ("--param=vect-max-version-for-alias-checks=200", "-funroll-loops", "-fallow-store-data-races")
 # Flags that let gcc reassociate or fuse float operations; any of them breaks bit-exactness.
 UNSAFE_FLAGS = ("-ffast-math", "-Ofast", "-funsafe-math-optimizations", "-ffp-contract=fast",

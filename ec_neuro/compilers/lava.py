@@ -101,6 +101,14 @@ def summary(low: Lowered) -> str:
             f"  relative error vs float model: {errs}; largest {rep['max_relative_error']:.2e}")
 
 
+def fused_params(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> dict[str, Any]:
+    """The parameters of the fused tiers' FusedPopulation (and of its Lava-free core, `FusedCore`)."""
+    return dict(W=pl.W, v=np.asarray(v0).reshape(-1), du=pl.du, dv=pl.dv, vth=pl.vth, bias_exp=pl.bias_exp,
+                w_exp=pl.w_exp, fixed=pl.precision == "fixed", block=pl.substeps if tier == "fused-k" else 1,
+                population=pl.population, n_neurons=pl.n_neurons, sign=pl.sign, substeps=pl.substeps,
+                a_out=pl.a_out, c_out=pl.c_out, record=record)
+
+
 def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> tuple[Any, Any, Any]:
     """Instantiate the graph (worker only: imports Lava). Returns (process to run, bridge, run config)."""
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -115,9 +123,7 @@ def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> tuple[Any, A
                   a_out=pl.a_out, c_out=pl.c_out, record=record)
     if check_tier(tier).startswith("fused"):
         from ..lava_procs.fused import FusedPopulation
-        fused = FusedPopulation(W=pl.W, v=v_init, du=pl.du, dv=pl.dv, vth=pl.vth, bias_exp=pl.bias_exp,
-                                w_exp=pl.w_exp, fixed=pl.precision == "fixed",
-                                block=pl.substeps if tier == "fused-k" else 1, **common)
+        fused = FusedPopulation(**fused_params(pl, v_init, tier, record))
         return fused, fused, cfg
 
     from lava.proc.sparse.process import Sparse

@@ -115,7 +115,7 @@ class FusedCore:
         if len(mags) > 1:
             raise ValueError(f"the fused tier needs all weights to be +-w; got magnitudes {mags[:5]}")
         self.mask = np.stack([W[p * N:(p + 1) * N, p * N:(p + 1) * N].toarray().T != 0 for p in range(P)])
-        self.mask = self.mask.astype(np.uint8)
+        self.mask = np.ascontiguousarray(self.mask, dtype=np.uint8)  # (P, pre, post); np.stack of .T is not C
         self.sign = np.asarray(pp["sign"][:N], dtype=np.int64)
         w = mags[0] if len(mags) else 0
         if self.fixed:
@@ -137,7 +137,7 @@ class FusedCore:
         self.block = int(pp["block"])
         self.k = 0  # substep within the control step
         if self.block > 1:
-            self.W_h = np.ascontiguousarray(self.mask)
+            self.W_h = self.mask
             self.n_exc = int(np.count_nonzero(self.sign > 0))
             self.U, self.V = self.u.reshape(P, N), self.v.reshape(P, N)
             self.R = np.zeros((P, N))
@@ -201,21 +201,25 @@ def warm() -> None:
     """Compile (or load from numba's cache) every kernel the fused models call, in this process.
 
     Lava forks its model processes from the worker, so code compiled here is inherited: without this each new
-    graph's first control step paid ~160 ms loading the kernels (measured, BENCHMARKS.md).  Only the serial
-    kernels: a thread pool started here would not survive the fork."""
-    import scipy.sparse as sps
-    for fixed in (True, False):
-        for block in (1, 2):
-            W = sps.csr_matrix(np.array([[0, 2], [-2, 0]], dtype=np.int32 if fixed else np.float64))
-            pp = dict(W=W, v=np.zeros(2), du=1, dv=1, vth=1, bias_exp=0, w_exp=0, fixed=fixed, population=1,
-                      n_neurons=2, substeps=2, block=block, record=False, sign=np.array([1.0, -1.0]),
-                      a_out=0.5, c_out=0.5)
-            core, msg = FusedCore(pp), np.ones(3)
-            if block > 1:
+    graph's first control step paid ~160 ms loading the kernels (measured, BENCHMARKS.md).  A tiny network
+    goes through the real lowering, so the argument types are the real ones.  Only the serial kernels: a
+    thread pool started here would not survive the fork."""
+    from ..compilers.common import lower
+    from ..compilers.lava import fused_params, host_bias, plan
+    from ..connectivity import random_masks
+    from ..spec import NetworkSpec
+    spec = NetworkSpec(n_obs=1, n_act=1, n_neurons=4)
+    for precision in ("fixed", "float"):
+        low = lower(spec, random_masks(spec, 1, 0), precision)
+        pl = plan(low)
+        msg = np.concatenate([host_bias(low, low.encode(np.ones((1, 1)))), np.ones(1)])
+        for tier in ("fused", "fused-k"):
+            core = FusedCore(fused_params(pl, np.zeros(pl.size), tier, False))
+            if core.block > 1:
                 core.control_step(msg)
             else:
-                core.substep(msg)
-                core.substep(None)
+                for k in range(pl.substeps):
+                    core.substep(msg if k == 0 else None)
 
 
 @implements(proc=FusedPopulation, protocol=LoihiProtocol)
