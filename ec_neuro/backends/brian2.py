@@ -4,7 +4,8 @@ Brian2 owns its time loop, so closed loop runs inside one `net.run()`: a single 
 (`ecn_loop`, slot `start`, on the network's one clock; it acts every K-th substep) hands the readout r (P, N)
 to the host's ControlLoop and writes the next bias (P, N) into I_ext.  A member that the loop marks inactive
 keeps being simulated (its neurons only touch its own block), but its spike counts and readout are frozen at
-that moment, which is what the numpy backend returns.  See `ec_neuro.compilers.brian2` for the model and the compile flags.
+that moment, which is what the numpy backend returns.  See `ec_neuro.compilers.brian2` for the model and
+the compile flags.
 """
 from __future__ import annotations
 
