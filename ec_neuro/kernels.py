@@ -79,6 +79,20 @@ def _scratch(N, spk_row, sgn):
 
 
 @njit(inline="always")
+def _fire(j, uu, vv, vth, sgn, up, vp, fl, cp, rp, a_out, c_out):
+    """Neuron j after its update (u -> uu, v -> vv): spike v > vth, reset to 0, count, flag, and the readout
+    r = r*a_out + c_out*s, branch-free (both precisions)."""
+    z = vv > vth
+    s = sgn[j] if z else 0
+    up[j] = uu
+    vp[j] = 0 if z else vv
+    fl[j] = 1 if z else 0
+    cp[j] += 1 if z else 0
+    rr = rp[j] * a_out
+    rp[j] = rr + c_out * s
+
+
+@njit(inline="always")
 def _finish(p, k, fl, sgn, spk, rec_u, rec_v, rec_s, u, v, recording, last):
     """Record substep k and, after the last one, leave the signed spikes in spk for the next call."""
     N = u.shape[1]
@@ -111,14 +125,7 @@ def run_float(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
                 vv = vp[j] * decay_v
                 vv = vv + uu
                 vv = vv + bp[j]
-                z = vv > vth
-                s = sgn[j] if z else 0
-                up[j] = uu
-                vp[j] = 0.0 if z else vv
-                fl[j] = 1 if z else 0
-                cp[j] += 1 if z else 0
-                rr = rp[j] * a_out
-                rp[j] = rr + c_out * s
+                _fire(j, uu, vv, vth, sgn, up, vp, fl, cp, rp, a_out, c_out)
             _finish(p, k, fl, sgn, spk, rec_u, rec_v, rec_s, u, v, recording, k == K - 1)
 
 
@@ -152,14 +159,7 @@ def run_fixed(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
                 uu = (uu + 2 * umax) if uu <= -umax else uu
                 vv = _trunc_decay(vp[j], decay_v) + uu + bp[j]
                 vv = min(vmax, max(-vmax, vv))
-                z = vv > vth
-                s = sgn[j] if z else 0
-                up[j] = uu
-                vp[j] = 0 if z else vv
-                fl[j] = 1 if z else 0
-                cp[j] += 1 if z else 0
-                rr = rp[j] * a_out
-                rp[j] = rr + c_out * s
+                _fire(j, uu, vv, vth, sgn, up, vp, fl, cp, rp, a_out, c_out)
             _finish(p, k, fl, sgn, spk, rec_u, rec_v, rec_s, u, v, recording, k == K - 1)
 
 

@@ -201,29 +201,13 @@ def test_info_reports_lava_tiers_without_importing_lava() -> None:
 
 WARM_CHECK = r"""
 import json
-import numpy as np
 from ec_neuro import kernels
-from ec_neuro.compilers.common import lower
-from ec_neuro.compilers.lava import fused_params, host_bias, plan
-from ec_neuro.connectivity import initial_v, random_masks
 from ec_neuro.lava_procs import fused
 from ec_neuro.spec import NetworkSpec
 fns = [kernels.run_fixed.serial, kernels.run_float.serial, fused._lif_fixed, fused._lif_float, fused._count]
 fused.warm()
 before = [len(f.signatures) for f in fns]
-spec = NetworkSpec(n_obs=3, n_act=2, n_neurons=32)
-for precision in ("fixed", "float"):
-    low = lower(spec, random_masks(spec, 3, 5), precision)
-    pl = plan(low)
-    v0 = np.asarray(low.initial_v(initial_v(32, 5, 0, np.arange(3)))).reshape(-1)
-    msg = np.concatenate([host_bias(low, low.encode(np.ones((3, 3)))), np.ones(3)])
-    for tier in ("fused", "fused-k"):
-        core = fused.FusedCore(fused_params(pl, v0, tier, False))
-        if core.block > 1:
-            core.control_step(msg)
-        else:
-            for k in range(pl.substeps):
-                core.substep(msg if k == 0 else None)
+fused.warm(NetworkSpec(n_obs=3, n_act=2, n_neurons=32), population=3)  # another size, same path as the model
 print(json.dumps({"before": before, "after": [len(f.signatures) for f in fns]}))
 """
 

@@ -14,6 +14,7 @@ Lava processes forked from here): Ctrl-C is handled by the parent, which then st
 """
 from __future__ import annotations
 
+import functools
 import signal
 import traceback
 import warnings
@@ -26,16 +27,14 @@ from .mailbox import Mailbox
 
 
 FREE_STEPS = 2**31 - 1  # Lava timesteps of a free-running fused-k session (it is stopped long before)
-_WARM: list[bool] = []
 
 
+@functools.cache
 def _warm_fused() -> None:
     """Once per worker, before the first fused graph: Lava forks its model processes from here, so they
     inherit the compiled kernels instead of loading them on their first control step."""
-    if not _WARM:
-        from ..lava_procs.fused import warm
-        warm()
-        _WARM.append(True)
+    from ..lava_procs.fused import warm
+    warm()
 
 
 class NaiveSession:

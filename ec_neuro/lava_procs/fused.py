@@ -8,6 +8,8 @@ sign(pre) * w (the compiler emits nothing else; checked here), so the synaptic s
 exact in both precisions (integers; float w is dyadic).
 The one-timestep synaptic delay of Sparse is the `a_buff` carried between timesteps.
 """
+from __future__ import annotations
+
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
@@ -20,7 +22,11 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from numba import njit
 
 from ec_neuro import kernels
+from ec_neuro.compilers.common import lower
+from ec_neuro.compilers.lava import fused_params, host_bias, plan
+from ec_neuro.connectivity import random_masks
 from ec_neuro.lava_procs.bridge import BridgeState, out_rows
+from ec_neuro.spec import NetworkSpec
 
 
 class FusedPopulation(AbstractProcess):
@@ -62,6 +68,15 @@ def _count(mask, sign, z, cnt):
         cnt[off:off + N] = local
 
 
+@njit(inline="always")
+def _fire(j, uu, vv, vth, u, v, z):
+    """Store neuron j's new u and v; spike if v > vth, then reset v to 0."""
+    u[j] = uu
+    spike = vv > vth
+    z[j] = 1.0 if spike else 0.0
+    v[j] = 0 if spike else vv
+
+
 @njit(cache=True, nogil=True)
 def _lif_fixed(u, v, a_in, bias, decay_u, decay_v, vth, z):
     """PyLifModelBitAcc: trunc0 decays, a_in << 6, 24-bit wrap of u, clip of v, spike v > vth << 6, reset."""
@@ -77,13 +92,7 @@ def _lif_fixed(u, v, a_in, bias, decay_u, decay_v, vth, z):
         dv = v[j] * decay_v
         dv = dv >> 12 if dv >= 0 else -((-dv) >> 12)
         vv = min(max(dv + uu + bias[j], -umax + 1), umax - 1)
-        u[j] = uu
-        if vv > vth:
-            z[j] = 1.0
-            vv = 0
-        else:
-            z[j] = 0.0
-        v[j] = vv
+        _fire(j, uu, vv, vth, u, v, z)
 
 
 @njit(cache=True, nogil=True)
@@ -93,13 +102,7 @@ def _lif_float(u, v, a_in, bias, decay_u, decay_v, vth, z):
         uu = u[j] * decay_u
         uu = uu + a_in[j]
         vv = v[j] * decay_v + uu + bias[j]
-        u[j] = uu
-        if vv > vth:
-            z[j] = 1.0
-            vv = 0.0
-        else:
-            z[j] = 0.0
-        v[j] = vv
+        _fire(j, uu, vv, vth, u, v, z)
 
 
 class FusedCore:
@@ -137,7 +140,6 @@ class FusedCore:
         self.block = int(pp["block"])
         self.k = 0  # substep within the control step
         if self.block > 1:
-            self.W_h = self.mask
             self.n_exc = int(np.count_nonzero(self.sign > 0))
             self.U, self.V = self.u.reshape(P, N), self.v.reshape(P, N)
             self.R = np.zeros((P, N))
@@ -165,11 +167,11 @@ class FusedCore:
         active = np.ascontiguousarray(msg[st.n:] != 0)
         bias = np.ascontiguousarray(self.bias.reshape(P, N))
         if self.fixed:
-            kernels.run_fixed(self.W_h, self.n_exc, active, bias, self.U, self.V, self.R, self.SPK, self.COUNTS,
+            kernels.run_fixed(self.mask, self.n_exc, active, bias, self.U, self.V, self.R, self.SPK, self.COUNTS,
                               K, self.decay_u, self.decay_v, self.vth, self.w, self.w_exp, st.a_out, st.c_out,
                               *self.rec)
         else:
-            kernels.run_float(self.W_h, self.n_exc, active, bias, self.U, self.V, self.R, self.SPK, self.COUNTS,
+            kernels.run_float(self.mask, self.n_exc, active, bias, self.U, self.V, self.R, self.SPK, self.COUNTS,
                               K, self.decay_u, self.decay_v, self.vth, self.w, st.a_out, st.c_out, *self.rec)
         st.out[0] = self.R.reshape(-1)
         st.out[1] = self.COUNTS.reshape(-1)
@@ -197,22 +199,19 @@ class FusedCore:
         return st.out if k == st.K - 1 else None
 
 
-def warm() -> None:
+def warm(spec: NetworkSpec | None = None, population: int = 1) -> None:
     """Compile (or load from numba's cache) every kernel the fused models call, in this process.
 
     Lava forks its model processes from the worker, so code compiled here is inherited: without this each new
     graph's first control step paid ~160 ms loading the kernels (measured, BENCHMARKS.md).  A tiny network
-    goes through the real lowering, so the argument types are the real ones.  Only the serial kernels: a
+    (`spec`, default 4 neurons) goes through the real lowering, so the argument types are the real ones.  Only the serial kernels: a
     thread pool started here would not survive the fork."""
-    from ..compilers.common import lower
-    from ..compilers.lava import fused_params, host_bias, plan
-    from ..connectivity import random_masks
-    from ..spec import NetworkSpec
-    spec = NetworkSpec(n_obs=1, n_act=1, n_neurons=4)
+    spec = spec or NetworkSpec(n_obs=1, n_act=1, n_neurons=4)
+    P = population
     for precision in ("fixed", "float"):
-        low = lower(spec, random_masks(spec, 1, 0), precision)
+        low = lower(spec, random_masks(spec, P, 0), precision)
         pl = plan(low)
-        msg = np.concatenate([host_bias(low, low.encode(np.ones((1, 1)))), np.ones(1)])
+        msg = np.concatenate([host_bias(low, low.encode(np.ones((P, spec.n_obs)))), np.ones(P)])
         for tier in ("fused", "fused-k"):
             core = FusedCore(fused_params(pl, np.zeros(pl.size), tier, False))
             if core.block > 1:
