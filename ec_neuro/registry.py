@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
-from .errors import MissingExtra, did_you_mean
+from .errors import MissingExtra, UserError, did_you_mean
 
 # backend name -> (target, extra that installs it, module whose absence means the extra is missing)
 BACKENDS: dict[str, tuple[str, str, str]] = {
@@ -45,7 +46,17 @@ def backend_class(name: str) -> Any:
 
 
 def make_backend(name: str, **options: Any) -> Any:
-    return backend_class(name)(**options)
+    """An instance of backend `name`; an option it does not take is a UserError naming the ones it does."""
+    cls = backend_class(name)
+    params = list(inspect.signature(cls).parameters.values())
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        known = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        for key in options:
+            if not known:
+                raise UserError(f"backend {name!r} takes no options (backend_options), got {key!r}")
+            if key not in known:
+                raise did_you_mean(f"option of backend {name!r} (backend_options)", key, known)
+    return cls(**options)
 
 
 def check_task(name: str) -> None:

@@ -27,6 +27,7 @@ def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
     (["train", "--set", "network.neuron.tau_syn=-5"], "network.neuron.tau_syn: must be a positive number"),
     (["train", "--set", "network.exc_ratio=1.5"], "network.exc_ratio"),
     (["train", "--set", "populaton=3"], "Did you mean 'population'"),
+    (["train", "--backend", "lava-sim", "--set", "backend_options.teir=fused"], "Did you mean 'tier'"),
     (["train", "--config", "/nonexistent.toml"], "no such config file"),
     (["train", "--resume", "/nonexistent-run"], "not an ec-neuro run directory"),
     (["eval", "/nonexistent-run"], "no such run directory"),
@@ -38,6 +39,13 @@ def test_bad_input_is_one_line_exit_2(monkeypatch, capsys, tmp_path, args, expec
     assert expect in err
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
     assert not (tmp_path / "r" / "checkpoint.npz").exists()
+
+
+def test_bad_backend_option_writes_no_run_directory(monkeypatch, capsys, tmp_path) -> None:
+    code, err = run_cli(monkeypatch, capsys, "train", "--backend", "lava-sim", "--set",
+                        "backend_options.tier=fuzed-k", "--run-dir", str(tmp_path / "r"))
+    assert code == 2 and "unknown lava-sim tier 'fuzed-k'" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
 
 
 def _run_dir(tmp_path: Path) -> Path:

@@ -59,7 +59,8 @@ def load_config(run_dir: Path) -> TrainConfig:
 def train(cfg: TrainConfig, run_dir: str | Path, progress: Progress | None = None) -> dict[str, Any]:
     """Start a new run in run_dir; returns the last metrics row."""
     run_dir = Path(run_dir)
-    network_spec(cfg)  # validate the network before anything is written
+    network_spec(cfg)  # validate the network and the backend options before anything is written
+    registry.make_backend(cfg.backend, **cfg.backend_options).close()
     _start(cfg, run_dir)
     return _loop(cfg, run_dir, None, progress)
 
