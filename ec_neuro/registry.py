@@ -1,72 +1,160 @@
-"""Names -> "module:attr" strings, imported only when used; typos get "did you mean", missing extras the pip command."""
+"""One table per kind of name, each entry a "module:attr" target imported only when used.
+
+Backends, tasks, methods (strategies), networks, export formats, bench suites and CLI subcommands are all
+looked up here: a typo gets "did you mean", a missing optional package names its install command, and every
+target is a string that a new process (a spawned worker, a remote one) can import again by itself.
+"""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from .errors import MissingExtra, UserError, did_you_mean
 
-# backend name -> (target, extra that installs it, module whose absence means the extra is missing)
-BACKENDS: dict[str, tuple[str, str, str]] = {
-    "numpy": ("ec_neuro.backends.numpy:NumpyBackend", "", ""),
-    "lava-sim": ("ec_neuro.backends.lava_sim:LavaSimBackend", "lava", "lava"),
-    "brian2": ("ec_neuro.backends.brian2:Brian2Backend", "brian2", "brian2"),
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """A backend: where it lives, what installs it, which precisions (the first is its default) and options."""
+
+    target: str
+    extra: str = ""              # the pip extra that installs it ("" = always installed)
+    module: str = ""             # the top-level module whose absence means the extra is missing
+    dist: str = ""               # the distribution whose version `ecneuro info` reports
+    precisions: tuple[str, ...] = ("float", "fixed")
+    choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # option -> the values it takes
+    summary: str = ""
+
+    @property
+    def default_precision(self) -> str:
+        return self.precisions[0]
+
+    def installed(self) -> bool:
+        return not self.module or importlib.util.find_spec(self.module) is not None
+
+
+BACKENDS: dict[str, BackendEntry] = {
+    "numpy": BackendEntry("ec_neuro.backends.numpy:NumpyBackend", dist="numba",
+                          summary="numba kernels, the whole population at once; float64 or Loihi-2 fixed point"),
+    "lava-sim": BackendEntry("ec_neuro.backends.lava_sim:LavaSimBackend", "lava", "lava", "lava-nc",
+                             precisions=("fixed", "float"),
+                             choices={"tier": ("stock", "fused", "fused-k")},
+                             summary="Lava's Loihi-2 simulator: Intel's bit-accurate models (stock) or fused ones"),
+    "brian2": BackendEntry("ec_neuro.backends.brian2:Brian2Backend", "brian2", "brian2", "brian2",
+                           choices={"target": ("cython", "numpy")},
+                           summary="Brian2, the reference simulator (cython with strict compile flags)"),
 }
 
-# precision a backend runs when none is asked for: lava-sim means Loihi 2's bit-accurate fixed point
-DEFAULT_PRECISION: dict[str, str] = {"numpy": "float", "lava-sim": "fixed", "brian2": "float"}
 
-# task name -> (target, keyword arguments, extra, module)
-TASKS: dict[str, tuple[str, dict[str, Any], str, str]] = {
-    "CartPole-v1": ("ec_neuro.tasks.gym:GymTask", {"env_id": "CartPole-v1"}, "", ""),
-    "Pendulum-v1": ("ec_neuro.tasks.gym:GymTask", {"env_id": "Pendulum-v1"}, "", ""),
-    **{f"{name}-v5": ("ec_neuro.tasks.gym:GymTask", {"env_id": f"{name}-v5", "locomotion": True}, "mujoco", "mujoco")
+@dataclass(frozen=True)
+class TaskEntry:
+    """A task: its class, the keyword arguments it is built with, and the run defaults that go with it."""
+
+    target: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    extra: str = ""
+    module: str = ""
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # population, generations, target_return, ...
+
+
+_GYM = "ec_neuro.tasks.gym:GymTask"
+TASKS: dict[str, TaskEntry] = {
+    "CartPole-v1": TaskEntry(_GYM, {"env_id": "CartPole-v1"},
+                             defaults={"population": 64, "generations": 60, "target_return": 500.0}),
+    "Pendulum-v1": TaskEntry(_GYM, {"env_id": "Pendulum-v1"}, defaults={"population": 128, "generations": 200}),
+    **{f"{name}-v5": TaskEntry(_GYM, {"env_id": f"{name}-v5", "locomotion": True}, "mujoco", "mujoco",
+                               defaults={"population": 256, "generations": 1000})
        for name in ("Hopper", "Walker2d", "HalfCheetah", "Ant", "Humanoid")},
+}
+
+# method (strategy) name -> target
+METHODS: dict[str, str] = {
+    "ec": "ec_neuro.strategies.ec:EC",
+}
+
+# export format -> writer target
+FORMATS: dict[str, str] = {
+    "nir": "ec_neuro.deploy.nir:write",
+    "loihi": "ec_neuro.deploy.loihi:write",
+    "npz": "ec_neuro.deploy.npz:write",
+}
+
+# `ecneuro bench --suite NAME` -> run(quick) target
+SUITES: dict[str, str] = {
+    "core": "ec_neuro.bench.core:run",      # EC vs a dense float network vs MuJoCo physics
+    "lava": "ec_neuro.bench.lava:run",      # lava-sim tiers vs the naive layout vs numpy fixed point
+    "brian2": "ec_neuro.bench.brian2:run",  # brian2 vs numpy float, population 64 closed loop
+}
+
+# `ecneuro NAME` -> click command target
+COMMANDS: dict[str, str] = {
+    "train": "ec_neuro.cli.train:train",
+    "eval": "ec_neuro.cli.evaluate:evaluate",
+    "tasks": "ec_neuro.cli.tasks:tasks",
+    "plot": "ec_neuro.cli.plot:plot",
+    "crosscheck": "ec_neuro.cli.crosscheck:crosscheck",
+    "export": "ec_neuro.cli.export:export",
+    "import": "ec_neuro.cli.export:import_",
+    "info": "ec_neuro.cli.info:info",
+    "bench": "ec_neuro.cli.bench:bench",
 }
 
 
 def load(target: str, what: str = "", extra: str = "", module: str = "") -> Any:
     """Import "pkg.module:attr"; an ImportError of `module` becomes the exact install command for `extra`."""
-    mod_name, attr = target.split(":")
+    mod_name, _, attr = target.partition(":")
     try:
         mod = importlib.import_module(mod_name)
     except ModuleNotFoundError as e:
         if extra and e.name and e.name.split(".")[0] == module:
             raise MissingExtra(what or target, module, extra) from None
         raise
-    return getattr(mod, attr)
+    try:
+        return getattr(mod, attr)
+    except AttributeError:
+        raise UserError(f"{what or target}: module {mod_name!r} has no attribute {attr!r}") from None
+
+
+def lookup(table: Mapping[str, Any], kind: str, name: str) -> Any:
+    """table[name], or an 'unknown <kind>' error with the closest names."""
+    if not isinstance(name, str) or name not in table:
+        raise did_you_mean(kind, str(name), table)
+    return table[name]
+
+
+def backend(name: str) -> BackendEntry:
+    return lookup(BACKENDS, "backend", name)
 
 
 def backend_class(name: str) -> Any:
-    if name not in BACKENDS:
-        raise did_you_mean("backend", name, BACKENDS)
-    target, extra, module = BACKENDS[name]
-    return load(target, f"backend {name!r}", extra, module)
+    entry = backend(name)
+    return load(entry.target, f"backend {name!r}", entry.extra, entry.module)
+
+
+def backend_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options backend `name` is built with, its defaults filled in; an option it does not take, or a value
+    outside its choices, is a UserError naming what it takes."""
+    cls = backend_class(name)
+    params = [p for p in inspect.signature(cls).parameters.values()
+              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    known = {p.name: p.default for p in params}
+    for key, value in options.items():
+        if not known:
+            raise UserError(f"backend {name!r} takes no options (backend_options), got {key!r}")
+        if key not in known:
+            raise did_you_mean(f"option of backend {name!r} (backend_options)", key, known)
+        allowed = BACKENDS[name].choices.get(key)
+        if allowed and value not in allowed:
+            raise UserError(f"backend {name!r} option {key}={value!r} is not one of {', '.join(map(str, allowed))}")
+    return {**{k: v for k, v in known.items() if v is not inspect.Parameter.empty}, **options}
 
 
 def make_backend(name: str, **options: Any) -> Any:
-    """An instance of backend `name`; an option it does not take is a UserError naming the ones it does."""
-    cls = backend_class(name)
-    params = list(inspect.signature(cls).parameters.values())
-    if not any(p.kind is p.VAR_KEYWORD for p in params):
-        known = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        for key in options:
-            if not known:
-                raise UserError(f"backend {name!r} takes no options (backend_options), got {key!r}")
-            if key not in known:
-                raise did_you_mean(f"option of backend {name!r} (backend_options)", key, known)
-    return cls(**options)
+    """An instance of backend `name` with `options` (checked by name and value)."""
+    return backend_class(name)(**backend_options(name, options))
 
 
-def check_task(name: str) -> None:
-    if name not in TASKS:
-        raise did_you_mean("task", name, TASKS)
-
-
-def make_task(name: str, population: int, **options: Any) -> Any:
-    check_task(name)
-    target, kwargs, extra, module = TASKS[name]
-    cls = load(target, f"task {name!r}", extra, module)
-    return cls(population=population, **kwargs, **options)
-
+def method_class(name: str) -> Any:
+    return load(lookup(METHODS, "method", name), f"method {name!r}")

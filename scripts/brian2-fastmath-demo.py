@@ -17,7 +17,7 @@ from ec_neuro.backends.base import compare_traces
 from ec_neuro.backends.brian2 import Brian2Backend
 from ec_neuro.backends.numpy import NumpyBackend
 from ec_neuro.compilers.common import lower
-from ec_neuro.connectivity import initial_v, random_masks
+from ec_neuro.sample.masks import initial_v, random_masks
 from ec_neuro.spec import NetworkSpec
 
 BRIAN_DEFAULT = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-march=native", "-std=c++11"]

@@ -11,7 +11,7 @@ import numpy as np
 import ec_neuro.backends.brian2 as bb
 from ec_neuro.bench.brian2 import _SyntheticLoop
 from ec_neuro.compilers.common import lower
-from ec_neuro.connectivity import initial_v, random_masks
+from ec_neuro.sample.masks import initial_v, random_masks
 from ec_neuro.spec import NetworkSpec
 
 spec = NetworkSpec(n_obs=4, n_act=2, n_neurons=256)

@@ -11,8 +11,8 @@ from ec_neuro.backends.base import Trace, compare_traces
 from ec_neuro.backends.numpy import NumpyBackend
 from ec_neuro.cli.export import _load
 from ec_neuro.compilers.common import lower
-from ec_neuro.export import export, loihi
-from ec_neuro.export.loihi_lava import open_loop_subprocess
+from ec_neuro.deploy import export, loihi
+from ec_neuro.deploy.loihi_lava import open_loop_subprocess
 
 if __name__ == "__main__":
     net = _load(sys.argv[1])

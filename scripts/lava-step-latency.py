@@ -13,7 +13,7 @@ import numpy as np
 import ec_neuro.backends.lava_sim as ls
 from ec_neuro.backends.toyloop import ToyLoop
 from ec_neuro.compilers.common import lower
-from ec_neuro.connectivity import initial_v, random_masks
+from ec_neuro.sample.masks import initial_v, random_masks
 from ec_neuro.registry import make_backend
 from ec_neuro.spec import NetworkSpec
 

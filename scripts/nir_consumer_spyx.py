@@ -104,10 +104,10 @@ def main(argv: list[str]) -> dict[str, Any]:
     import nir
     from ec_neuro.backends.numpy import NumpyBackend
     from ec_neuro.compilers.common import lower
-    from ec_neuro.export import export, import_nir
+    from ec_neuro.deploy import export, import_nir
     path = args.nir
     if path is None:
-        from ec_neuro.deployed import load_run
+        from ec_neuro.deploy.deployed import load_run
         if args.run is None:
             sys.exit("give --nir FILE or --run RUN_DIR")
         path = str(export(load_run(args.run), "nir", tempfile.mkdtemp() + "/net.nir"))
@@ -121,7 +121,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     be = NumpyBackend()
     tr = be.open_loop(be.compile(low), np.zeros((1, spec.n_neurons)), np.stack([low.encode(x[t]) for t in range(T)]))
     ours = (tr.s[:, 0, :] != 0).astype(np.int8)
-    from ec_neuro.export.nir import drive
+    from ec_neuro.deploy.nir import drive
     d = drive(x[:, 0, :], p.a_syn, K)
     d2 = d @ graph.nodes["input_doubling"].weight.T
     out = {"file": path, "n_neurons": spec.n_neurons, "dt_ms": dt, "substeps": K, "control_steps": T,

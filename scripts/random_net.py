@@ -5,8 +5,8 @@ import sys
 
 import numpy as np
 
-from ec_neuro.connectivity import random_masks
-from ec_neuro.deployed import Deployed, save
+from ec_neuro.sample.masks import random_masks
+from ec_neuro.deploy.deployed import Deployed, save
 from ec_neuro.spec import NetworkSpec
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from ec_neuro.backends.base import compare_traces  # noqa: E402
 from ec_neuro.backends.numpy import NumpyBackend  # noqa: E402
 from ec_neuro.compilers import brian2 as comp  # noqa: E402
 from ec_neuro.compilers.common import lower  # noqa: E402
-from ec_neuro.connectivity import initial_v, random_masks  # noqa: E402
+from ec_neuro.sample.masks import initial_v, random_masks  # noqa: E402
 from ec_neuro.errors import UserError  # noqa: E402
 from ec_neuro.spec import NetworkSpec, NeuronParams  # noqa: E402
 

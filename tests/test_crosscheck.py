@@ -36,8 +36,8 @@ def _expected_runs() -> set[str]:
     if HAS_BRIAN2:
         runs.add("brian2/float")
     if HAS_LAVA_SIM:
-        from ec_neuro.registry import backend_class
-        runs |= {f"lava-sim/{p}" for p in backend_class("lava-sim").precisions}
+        from ec_neuro.registry import BACKENDS
+        runs |= {f"lava-sim/{p}" for p in BACKENDS["lava-sim"].precisions}
     return runs
 
 

@@ -12,10 +12,10 @@ import pytest
 from ec_neuro.backends.base import Trace, compare_traces
 from ec_neuro.backends.numpy import NumpyBackend
 from ec_neuro.compilers.common import lower
-from ec_neuro.connectivity import random_masks
-from ec_neuro.deployed import Deployed, save
+from ec_neuro.sample.masks import random_masks
+from ec_neuro.deploy.deployed import Deployed, save
 from ec_neuro.errors import UserError
-from ec_neuro.export import export, import_nir, loihi, npz
+from ec_neuro.deploy import export, import_nir, loihi, npz
 from ec_neuro.spec import NetworkSpec, NeuronParams
 
 nir = pytest.importorskip("nir")
@@ -86,7 +86,7 @@ def _foreign(weights_rec: np.ndarray, nested: bool = True, w_in=None) -> "nir.NI
 
 
 def test_foreign_nested_rsynaptic_graph_imports_with_reordering(tmp_path):
-    from ec_neuro.export.nir_import import from_graph
+    from ec_neuro.deploy.nir_import import from_graph
     n = 6
     sign = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)  # E/I interleaved: must be reordered E first
     mask = (np.random.default_rng(0).random((n, n)) < 0.5)
@@ -107,7 +107,7 @@ def test_foreign_nested_rsynaptic_graph_imports_with_reordering(tmp_path):
     ("no_dt", "no dt"),
 ])
 def test_foreign_graph_errors_name_the_problem(mutate, needle):
-    from ec_neuro.export.nir_import import from_graph
+    from ec_neuro.deploy.nir_import import from_graph
     n = 4
     w = 0.3 * np.ones((n, n))
     if mutate == "real_weights":
@@ -189,7 +189,7 @@ def test_cli_export_report_and_formats(net, tmp_path):
 @pytest.mark.lava
 def test_loihi_bundle_in_lava_matches_numpy_fixed_bit_for_bit(net, tmp_path):
     pytest.importorskip("lava")
-    from ec_neuro.export.loihi_lava import open_loop_subprocess
+    from ec_neuro.deploy.loihi_lava import open_loop_subprocess
     path = export(net, "loihi", tmp_path / "b.npz")
     b = loihi.read(path)
     T, rng = 6, np.random.default_rng(11)
@@ -205,7 +205,7 @@ def test_loihi_bundle_in_lava_matches_numpy_fixed_bit_for_bit(net, tmp_path):
 
 
 def test_trained_run_exports_and_imports_back_through_the_cli(tmp_path):
-    from ec_neuro.deployed import load, load_run
+    from ec_neuro.deploy.deployed import load, load_run
     run = tmp_path / "run"
     res = cli("train", "--task", "CartPole-v1", "--population", "8", "--generations", "1", "--run-dir", str(run))
     assert res.returncode == 0, res.stderr

@@ -19,14 +19,15 @@ import pytest
 from ec_neuro.backends.base import compare_traces
 from ec_neuro.backends.toyloop import ToyLoop
 from ec_neuro.compilers.common import lower
-from ec_neuro.connectivity import initial_v, random_masks
+from ec_neuro.sample.masks import initial_v, random_masks
 from ec_neuro.errors import MissingExtra, UserError
-from ec_neuro.registry import make_backend
+from ec_neuro.registry import BACKENDS, make_backend
 from ec_neuro.spec import NetworkSpec
 
 pytestmark = [pytest.mark.lava,
               pytest.mark.skipif(importlib.util.find_spec("lava") is None, reason="lava-nc not installed")]
 
+TIERS = BACKENDS["lava-sim"].choices["tier"]
 NETS = 20          # random networks per open-loop case, one population graph
 CONTROL_STEPS = 31  # x 33 substeps = 1023 timesteps
 SPEC = NetworkSpec(n_obs=4, n_act=2)
@@ -52,7 +53,7 @@ def numpy_traces():
     return out
 
 
-@pytest.mark.parametrize("tier", ["stock", "fused", "fused-k"])
+@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("precision", ["fixed", "float"])
 def test_open_loop_states_identical(numpy_traces, tier: str, precision: str) -> None:
     low, v0, bias, want = numpy_traces[precision]
@@ -69,7 +70,7 @@ def test_open_loop_states_identical(numpy_traces, tier: str, precision: str) -> 
     assert (spikes_per_net > 0).all(), "every network must be active for the comparison to mean something"
 
 
-@pytest.mark.parametrize("tier", ["stock", "fused", "fused-k"])
+@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("precision", ["fixed", "float"])
 def test_closed_loop_actions_and_returns_identical(tier: str, precision: str) -> None:
     P = 12
@@ -191,23 +192,24 @@ def test_training_writes_identical_fitness(tmp_path: Path) -> None:
 
 
 def test_info_reports_lava_tiers_without_importing_lava() -> None:
-    code = ("import json, sys; from ec_neuro.info import gather; d = gather(); "
+    code = ("import json, sys; from ec_neuro.backends.info import gather; d = gather(); "
             "print(json.dumps([d['backends']['lava-sim'], 'lava' in sys.modules, 'brian2' in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     entry, lava_imported, brian2_imported = json.loads(out.stdout)
-    assert entry["installed"] and entry["tiers"] == ["stock", "fused", "fused-k"] and entry["precisions"] == ["fixed", "float"]
+    assert entry["installed"] and entry["choices"]["tier"] == list(TIERS) and entry["precisions"] == ["fixed", "float"]
     assert not lava_imported and not brian2_imported
 
 
 WARM_CHECK = r"""
 import json
-from ec_neuro import kernels
-from ec_neuro.lava_procs import fused
+from ec_neuro.backends.numpy import kernels
+from ec_neuro.backends import lava_core
+from ec_neuro.backends.numpy import substep
 from ec_neuro.spec import NetworkSpec
-fns = [kernels.run_fixed.serial, kernels.run_float.serial, fused._lif_fixed, fused._lif_float, fused._count]
-fused.warm()
+fns = [kernels.run_fixed.serial, kernels.run_float.serial, substep.lif_fixed, substep.lif_float, substep.count]
+lava_core.warm()
 before = [len(f.signatures) for f in fns]
-fused.warm(NetworkSpec(n_obs=3, n_act=2, n_neurons=32), population=3)  # another size, same path as the model
+lava_core.warm(NetworkSpec(n_obs=3, n_act=2, n_neurons=32), population=3)  # another size, same path as the model
 print(json.dumps({"before": before, "after": [len(f.signatures) for f in fns]}))
 """
 

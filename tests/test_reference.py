@@ -10,8 +10,8 @@ import pytest
 
 from ec_neuro.backends.numpy import NumpyBackend
 from ec_neuro.compilers.common import lower
-from ec_neuro.connectivity import initial_v, random_masks
-from ec_neuro.quant import LoihiFixed, choose
+from ec_neuro.sample.masks import initial_v, random_masks
+from ec_neuro.compilers.quant import LoihiFixed, choose
 from ec_neuro.spec import NetworkSpec, NeuronParams
 
 STEPS = 1000

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from ec_neuro import registry
+from ec_neuro.tasks.resolve import resolve
 from ec_neuro.compilers.common import lower
-from ec_neuro.connectivity import initial_v, random_masks
+from ec_neuro.sample.masks import initial_v, random_masks
 from ec_neuro.backends.numpy import NumpyBackend
 from ec_neuro.host.normalizer import RunningNorm
 from ec_neuro.host.rollout import TaskLoop
@@ -17,7 +17,7 @@ from ec_neuro.spec import NetworkSpec
 
 
 def rollout(task_name: str, population: int, seed: int = 0, max_steps: int | None = None):
-    task = registry.make_task(task_name, population, **({"max_steps": max_steps} if max_steps else {}))
+    task = resolve(task_name).make(population, **({"max_steps": max_steps} if max_steps else {}))
     spec = NetworkSpec(n_obs=task.n_obs, n_act=task.n_act, n_neurons=64)
     low = lower(spec, random_masks(spec, population, seed), "float")
     norm = RunningNorm.empty(task.n_obs)
@@ -57,13 +57,16 @@ def test_hopper_logs_forward_distance() -> None:
     assert task.n_obs == 11 and task.n_act == 3
 
 
-def test_eval_replays_a_trained_network(tmp_path, monkeypatch, capsys) -> None:
+def test_eval_reports_a_trained_network(tmp_path, monkeypatch, capsys) -> None:
+    import ec_neuro as ecn
     from ec_neuro.cli import main
-    from ec_neuro.host.config import resolve
-    from ec_neuro.host.train import train
-    cfg = resolve(None, {"population": 8, "generations": 2, "seed": 2}, ["network.n_neurons=32"])
-    train(cfg, tmp_path / "run")
-    monkeypatch.setattr(sys, "argv", ["ecneuro", "eval", str(tmp_path / "run"), "--episodes", "3"])
+    run = ecn.train(population=8, generations=2, seed=2, overrides=["network.n_neurons=32"],
+                    run_dir=tmp_path / "run", progress=None)
+    monkeypatch.setattr(sys, "argv", ["ecneuro", "eval", str(run.path), "--episodes", "3", "--json",
+                                      str(tmp_path / "eval.json")])
     main()
-    out = json.loads(capsys.readouterr().out)
-    assert out["episodes"] == 3 and len(out["returns"]) == 3 and out["mean_return"] >= 8
+    text = capsys.readouterr().out
+    assert "3 episodes: return" in text and "solved needs a mean >= 475 over 100 episodes" in text
+    out = json.loads((tmp_path / "eval.json").read_text())
+    assert out["episodes"] == 3 and len(out["returns"]) == 3 and out["mean"] >= 8 and out["precision"] == "float"
+    assert out["mean"] == pytest.approx(np.mean(out["returns"])) and out["min"] <= out["mean"] <= out["max"]

@@ -30,8 +30,8 @@ def rows(run: Path, name: str = "metrics.jsonl") -> list[dict]:
 
 
 def rho(run: Path) -> np.ndarray:
-    with np.load(run / "checkpoint.npz") as z:
-        return z["rho"].copy()
+    from ec_neuro.host.checkpoint import load
+    return load(run / "checkpoint.npz").state.rho
 
 
 def test_killed_run_resumes_to_identical_result(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_worker_count_does_not_change_fitness(tmp_path: Path) -> None:
     base = ["task=CartPole-v1", "det_episodes=2", "target_return=null", "network.n_neurons=64"]
     runs = {}
     for workers in (1, 2):
-        cfg = resolve(None, {"population": 10, "generations": 3, "seed": 5, "workers": workers}, base)
+        cfg = resolve({"population": 10, "generations": 3, "seed": 5, "workers": workers}, overrides=base)
         train(cfg, tmp_path / f"w{workers}")
         runs[workers] = rows(tmp_path / f"w{workers}", "fitness.jsonl")
     assert runs[1] == runs[2]
@@ -68,9 +68,10 @@ def test_worker_count_does_not_change_fitness(tmp_path: Path) -> None:
 
 
 def test_resume_extends_generations_and_run_learns(tmp_path: Path) -> None:
-    cfg = resolve(None, {"population": 16, "generations": 2, "seed": 1}, ["target_return=null"])
+    cfg = resolve({"population": 16, "generations": 2, "seed": 1}, overrides=["target_return=null"])
     train(cfg, tmp_path / "r")
-    last = resume(tmp_path / "r", generations=4)
+    last = resume(tmp_path / "r", generations=4).last
     assert last["generation"] == 3
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["generations"] == 4
     assert [r["generation"] for r in rows(tmp_path / "r")] == [0, 1, 2, 3]
     assert (tmp_path / "r" / "best.npz").is_file()

@@ -40,7 +40,6 @@ class Backend(Protocol):
     """compile -> (rollout | open_loop) -> close."""
 
     name: ClassVar[str]
-    precisions: ClassVar[tuple[str, ...]]
 
     def compile(self, lowered: Lowered) -> Any: ...
 
@@ -63,7 +62,6 @@ class SteppedBackend:
     """Base for backends that can advance K substeps on request; `rollout` is then generic."""
 
     name: ClassVar[str] = ""
-    precisions: ClassVar[tuple[str, ...]] = ("float", "fixed")
 
     def reset(self, program: Any, v0: np.ndarray) -> None:
         raise NotImplementedError

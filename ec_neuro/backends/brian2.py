@@ -64,7 +64,6 @@ class Brian2Backend:
     """Options: target = "cython" (default; strict gcc flags, cache in .cache/brian2/) or "numpy" (no compiler)."""
 
     name: ClassVar[str] = "brian2"
-    precisions: ClassVar[tuple[str, ...]] = ("float", "fixed")
 
     def __init__(self, target: str = "cython") -> None:
         self.target = target

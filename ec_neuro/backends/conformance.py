@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import registry
 from ..compilers.common import lower
-from ..connectivity import initial_v, random_masks
+from ..sample.masks import initial_v, random_masks
 from ..spec import NetworkSpec, NeuronParams
 from .base import compare_traces
 from .toyloop import ToyLoop
@@ -26,7 +26,7 @@ def check_backend(name: str, precision: str = "float", population: int = 4, step
     backend = registry.make_backend(name, **options)
     ref = registry.make_backend("numpy")
     assert backend.name == name, f"backend reports name {backend.name!r}, registered as {name!r}"
-    assert precision in backend.precisions, f"{name} does not offer precision {precision!r}"
+    assert precision in registry.backend(name).precisions, f"{name} does not offer precision {precision!r}"
     try:
         rng = np.random.default_rng(seed + 1)
         low = lower(spec, masks, precision)

@@ -15,26 +15,22 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 import weakref
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, Listener
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numba
 import numpy as np
 
 from ..compilers.common import Lowered
 from ..compilers.lava import LavaPlan, check_tier, host_bias, plan
+from ..child import Child
 from ..errors import MissingExtra, UserError
 from .base import ControlLoop, Trace
 from .mailbox import Mailbox
+
+SESSION = "ec_neuro.backends.lava_graph:Session"  # what the worker builds per graph
 
 STOP_TIMEOUT_S = 20.0
 
@@ -47,71 +43,15 @@ class LavaProgram:
     plan: LavaPlan
 
 
-class _Worker:
-    """Handle on one worker process: request/response over a Unix socket."""
+class _Worker(Child):
+    """The worker process (its own session, so that killing it takes its Lava processes along)."""
 
     def __init__(self) -> None:
-        key = secrets.token_bytes(16)
-        folder = tempfile.mkdtemp(prefix="ecneuro-lava-")
-        address = os.path.join(folder, "sock")
-        with Listener(address, family="AF_UNIX", authkey=key) as listener:
-            # Passive OpenMP waits: spinning numba threads in a Lava process would steal the cores that the
-            # runtime's hand-offs need (measured: fused-k closed loop 2-3x slower with the default policy).
-            env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-            self.proc = subprocess.Popen([sys.executable, "-m", "ec_neuro.backends.lava_worker", address],
-                                         stdin=subprocess.PIPE, start_new_session=True, env=env)
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(key.hex().encode() + b"\n")
-            self.proc.stdin.close()
-            self.conn: Connection = self._accept(listener)
-        os.rmdir(folder)  # the listener removed its socket file on close
+        # Passive OpenMP waits: spinning numba threads in a Lava process would steal the cores that the
+        # runtime's hand-offs need (measured: fused-k closed loop 2-3x slower with the default policy).
+        super().__init__("ec_neuro.backends.lava_worker", new_session=True,
+                         env={"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")})
         self.graphs = 0
-        self.pending = False
-
-    def _accept(self, listener: Listener) -> Connection:
-        """Wait for the worker to connect back; fail (not hang) if it dies first."""
-        sock = getattr(getattr(listener, "_listener", None), "_socket", None)
-        if sock is not None:
-            sock.settimeout(1.0)
-        while True:
-            try:
-                return listener.accept()
-            except socket.timeout:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"lava-sim worker exited with status {self.proc.returncode} "
-                                       "before connecting (see its output above)") from None
-
-    def call(self, *req: Any, timeout: float | None = None) -> Any:
-        """Send one request and wait for its answer; worker errors become RuntimeError."""
-        self.conn.send(req)
-        self.pending = True
-        return self.answer(timeout)
-
-    def answer(self, timeout: float | None = None) -> Any:
-        if timeout is not None and not self.conn.poll(timeout):
-            raise TimeoutError("lava-sim worker did not answer")
-        status, out = self.conn.recv()
-        self.pending = False
-        if status != "ok":
-            raise RuntimeError(f"lava-sim worker failed:\n{out}")
-        return out
-
-    def close(self) -> None:
-        """Ask the worker to quit; kill its whole session (worker + Lava processes) if it does not."""
-        try:
-            self.conn.send(("quit",))
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-        except Exception:
-            self.kill()
-        finally:
-            self.conn.close()
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait()
 
 
 class LavaSimBackend:
@@ -120,7 +60,6 @@ class LavaSimBackend:
     custom process, a control step per timestep).  recycle_every: graphs per worker process."""
 
     name: ClassVar[str] = "lava-sim"
-    precisions: ClassVar[tuple[str, ...]] = ("fixed", "float")
 
     def __init__(self, tier: str = "stock", recycle_every: int = 25) -> None:
         if importlib.util.find_spec("lava") is None:
@@ -182,7 +121,7 @@ class LavaSimBackend:
 
     def _start(self, w: _Worker, box: Mailbox, program: LavaProgram, v: np.ndarray) -> None:
         """Build and start the population's graph in the worker, exchanging control steps through `box`."""
-        w.call("start", box.spec(), program.plan, v, self.tier)
+        w.call("start", box.spec(), SESSION, (program.plan, v, self.tier, False))
 
     def open_loop(self, program: LavaProgram, v0: np.ndarray, bias: np.ndarray) -> Trace:
         """Replay bias (T, P, N) in Lava, recording u, v, s every timestep and r every control step."""

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..backends.numpy import NumpyBackend
 from ..compilers.common import Lowered, lower
-from ..connectivity import initial_v, random_masks
+from ..sample.masks import initial_v, random_masks
 from ..spec import NetworkSpec
 
 POPULATION = 64

@@ -1,4 +1,4 @@
-"""Core throughput, measured side by side in one process (issue 2's targets).
+"""Core throughput, measured side by side in one process (the EC network against a dense one and the physics).
 
 1. EC network alone at Humanoid-v5 sizes (348 obs -> 256 neurons -> 17 actions, 33 substeps), population
    1,024: member-env-steps/s through encode -> 33 substeps -> decode, float and fixed point.
@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backends.numpy import NumpyBackend
 from ..compilers.common import lower
-from ..connectivity import initial_v, random_masks
+from ..sample.masks import initial_v, random_masks
 from ..spec import NetworkSpec
 
 

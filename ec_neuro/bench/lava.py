@@ -19,11 +19,48 @@ import numpy as np
 from ..backends.lava_sim import LavaProgram, LavaSimBackend, _Worker
 from ..backends.mailbox import Mailbox
 from ..compilers.common import lower
-from ..compilers.lava import plan
-from ..connectivity import initial_v, random_masks
+from ..compilers.lava import LavaPlan, plan
+from ..sample.masks import initial_v, random_masks
 from ..registry import make_backend
 from ..spec import NetworkSpec
 from ..backends.toyloop import ToyLoop
+
+
+class NaiveSession:
+    """The naive layout (benchmarks only): one stock graph and runtime per member, stepped side by side."""
+
+    def __init__(self, plans: list[LavaPlan], v0s: list[np.ndarray]) -> None:
+        from lava.magma.core.run_conditions import RunSteps
+
+        from ..backends.lava_graph import Session
+        self.sessions = []
+        try:
+            for pl, v0 in zip(plans, v0s):
+                self.sessions.append(Session(pl, v0, "stock", False))
+        except BaseException:
+            self.stop()
+            raise
+        self.n = plans[0].size
+        self.steps = RunSteps(num_steps=plans[0].substeps, blocking=False)
+        self.last: np.ndarray | None = None
+        self.box: Mailbox | None = None
+
+    def step(self, msg: np.ndarray) -> np.ndarray:
+        """msg = [bias (P*N), active (P)] -> rows (2, P*N), all runtimes running concurrently."""
+        P, n = len(self.sessions), self.n
+        for p, s in enumerate(self.sessions):
+            s._send.send(np.concatenate([msg[p * n:(p + 1) * n], msg[P * n + p:P * n + p + 1]]))
+            s.proc.run(condition=self.steps)
+        rows = []
+        for s in self.sessions:
+            rows.append(s._recv.recv())
+            s.proc.wait()
+        self.last = np.concatenate(rows, axis=1)
+        return self.last
+
+    def stop(self) -> None:
+        for s in self.sessions:
+            s.stop()
 
 
 class NaiveLava(LavaSimBackend):
@@ -33,7 +70,8 @@ class NaiveLava(LavaSimBackend):
         low, N = program.low, program.plan.n_neurons
         plans = [plan(dataclasses.replace(low, T_in=low.T_in[p:p + 1], W_h=low.W_h[p:p + 1],
                                           W_out=low.W_out[p:p + 1])) for p in range(low.population)]
-        w.call("start_naive", box.spec(), plans, [v[p * N:(p + 1) * N] for p in range(low.population)])
+        w.call("start", box.spec(), "ec_neuro.bench.lava:NaiveSession",
+               (plans, [v[p * N:(p + 1) * N] for p in range(low.population)]))
 
 
 def _time(backend: Any, low: Any, v0: np.ndarray, steps: int, repeats: int) -> tuple[dict[str, float], np.ndarray]:

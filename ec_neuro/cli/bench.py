@@ -4,12 +4,11 @@ from __future__ import annotations
 import json
 import platform
 import time
-from pathlib import Path
 
 import click
 
-from ..bench import SUITES
-from ..registry import load
+from .. import files
+from ..registry import SUITES, load
 
 
 @click.command()
@@ -18,6 +17,8 @@ from ..registry import load
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="also write the figures here")
 def bench(suite: str, quick: bool, json_file: str | None) -> None:
     """Print throughput figures (core: EC vs dense float vs MuJoCo; lava; brian2)."""
+    if json_file:
+        files.check_output(json_file)  # before minutes of measuring
     names = list(SUITES) if suite == "all" else [suite]
     out = {"machine": {"processor": platform.processor() or platform.machine(), "python": platform.python_version()},
            "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "quick": quick}
@@ -25,5 +26,5 @@ def bench(suite: str, quick: bool, json_file: str | None) -> None:
         click.echo(f"== {name}", err=True)
         out[name] = load(SUITES[name])(quick=quick)
     if json_file:
-        Path(json_file).write_text(json.dumps(out, indent=2))
+        files.atomic_write(json_file, json.dumps(out, indent=2))
         click.echo(f"figures written to {json_file}", err=True)

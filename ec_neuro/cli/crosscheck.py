@@ -1,15 +1,34 @@
 """`ecneuro crosscheck`: one network on every installed backend and precision; a JSON report and a PNG."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
-import numpy as np
 
-from .. import crosscheck as cc
+from .. import registry
 from ..errors import UserError
+from .options import backend_option, parse_pairs
+
+
+def per_backend(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{"tier": "fused", "brian2.target": "numpy"} -> {"lava-sim": {"tier": ...}, "brian2": {"target": ...}}:
+    a plain KEY goes to every backend that has that option, BACKEND.KEY to that backend only."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in options.items():
+        name, _, opt = key.rpartition(".")
+        if name:
+            registry.backend(name)
+            out.setdefault(name, {})[opt] = value
+            continue
+        takers = [n for n, e in registry.BACKENDS.items() if opt in e.choices]
+        if not takers:
+            raise UserError(f"--backend-option {key}: no backend has an option {opt!r}; write BACKEND.{opt}=VALUE "
+                            "for an option only one backend takes")
+        for n in takers:
+            out.setdefault(n, {})[opt] = value
+    return out
 
 
 @click.command("crosscheck")
@@ -24,42 +43,27 @@ from ..errors import UserError
 @click.option("--input-scale", type=float, default=2.0, show_default=True, help="std of random inputs")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the stimulus (episode or inputs)")
 @click.option("--backend", "backends", multiple=True, help="only these backends (default: every installed one)")
-@click.option("--brian2-target", type=click.Choice(["cython", "numpy"]), default="cython", show_default=True)
+@backend_option
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="output directory (default RUN_DIR/crosscheck, else ./crosscheck)")
 @click.option("--perturb", multiple=True, hidden=True,
               help="testing: run BACKEND/PRECISION on a copy with one recurrent connection flipped")
 def crosscheck(source: str | None, random_seed: int | None, neurons: int, stimulus: str, steps: int,
-               input_scale: float, seed: int, backends: tuple[str, ...], brian2_target: str, out: str | None,
-               perturb: tuple[str, ...]) -> None:
+               input_scale: float, seed: int, backends: tuple[str, ...], backend_options: tuple[str, ...],
+               out: str | None, perturb: tuple[str, ...]) -> None:
     """Run one network on every backend and precision and compare them substep by substep.
 
     SOURCE is a run directory (its best.npz) or a deployed network file; or use --random SEED.
     Same-precision runs must be bit-identical to numpy (u, v, spikes); fixed vs float may part after a
     few substeps (chaotic dynamics) and must agree in firing rates within the stated tolerance.
+    --backend-option tier=fused-k applies to every backend with that option; brian2.target=numpy to one.
     Exit status 1 when a pair fails, 2 on bad input.
     """
-    if steps < 1:
-        raise UserError(f"--steps must be at least 1, got {steps}")
-    if neurons < 2:
-        raise UserError(f"--neurons must be at least 2, got {neurons}")
-    net = cc.load_network(source, random_seed, neurons)
-    if net.meta.get("source") is None:
-        net.meta["source"] = source
-    kind = stimulus if stimulus != "auto" else ("task" if net.task else "random")
-    x = cc.task_stimulus(net, steps, seed) if kind == "task" else cc.random_stimulus(net.spec.n_obs, steps, seed,
-                                                                                      input_scale)
-    options = {"brian2": {"target": brian2_target}}
-    report, traces = cc.check(net, x, list(backends) or None, tuple(perturb), options)
-    report["stimulus"].update(kind=kind, seed=seed, **({"input_scale": input_scale} if kind == "random" else {}))
-    report["brian2_target"] = brian2_target
+    from ..analysis.crosscheck import crosscheck as run
     out_dir = Path(out) if out else (Path(source) / "crosscheck" if source and Path(source).is_dir()
                                      else Path("crosscheck"))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "crosscheck.json").write_text(json.dumps(report, indent=1))
-    from ..plots import crosscheck_figure
-    spikes = {k: np.asarray(t.s[:, 0]) for k, t in traces.items()}
-    crosscheck_figure(report, spikes, net.spec.n_exc, net.spec.neuron.substeps, out_dir / "crosscheck.png")
+    report = run(source, random_seed, neurons, stimulus, steps, input_scale, seed, list(backends) or None,
+                 per_backend(parse_pairs(backend_options, "--backend-option")), out_dir, tuple(perturb))
     _summary(report, out_dir)
     if not report["passed"]:
         sys.exit(1)  # click.exceptions.Exit would be swallowed by main()'s standalone_mode=False

@@ -6,14 +6,8 @@ from pathlib import Path
 
 import click
 
+from .. import registry
 from ..errors import UserError
-
-
-def _load(source: str):  # type: ignore[no-untyped-def]
-    """A run directory (its best.npz) or a deployed .npz file."""
-    from ..deployed import load, load_run
-    path = Path(source)
-    return load(path) if path.is_file() else load_run(path)
 
 
 def _task(source: str, net) -> str | None:  # type: ignore[no-untyped-def]
@@ -28,7 +22,7 @@ def _task(source: str, net) -> str | None:  # type: ignore[no-untyped-def]
 
 @click.command()
 @click.argument("run_dir", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["nir", "loihi", "npz"]), help="output format")
+@click.option("--format", "fmt", type=click.Choice(list(registry.FORMATS)), help="output format")
 @click.option("--output", "-o", type=click.Path(), help="file to write")
 @click.option("--report", is_flag=True, help="print the Loihi-2 resource report")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
@@ -38,13 +32,14 @@ def export(run_dir: str, fmt: str | None, output: str | None, report: bool, as_j
         raise UserError("export needs --format and --output (or --report)")
     if bool(fmt) != bool(output):
         raise UserError("--format and --output go together")
-    net = _load(run_dir)
+    from ..deploy.deployed import as_network
+    net = as_network(run_dir)
     if fmt:
-        from ..export import export as do_export
+        from ..deploy import export as do_export
         path = do_export(net, fmt, output)
         click.echo(f"wrote {path} ({fmt})", err=True)
     if report:
-        from ..export.resources import format_report, report as make
+        from ..deploy.resources import format_report, report as make
         r = make(net, task=_task(run_dir, net))
         click.echo(json.dumps(r, indent=2) if as_json else format_report(r))
 
@@ -56,8 +51,10 @@ def export(run_dir: str, fmt: str | None, output: str | None, report: bool, as_j
 @click.option("--substeps", type=int, help="substeps per control step (default: the file's, else 1)")
 def import_(file: str, output: str, dt: float | None, substeps: int | None) -> None:
     """Read a NIR graph (ours, or a recurrent CubaLIF/LIF graph from another tool) into a deployed .npz."""
-    from ..deployed import save
-    from ..export import import_nir
+    from .. import files
+    from ..deploy import import_nir
+    from ..deploy.deployed import save
+    files.check_output(output)
     net = import_nir(file, dt=dt, substeps=substeps)
     save(output, net)
     spec = net.spec

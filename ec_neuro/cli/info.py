@@ -11,6 +11,6 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def info(check: bool, as_json: bool) -> None:
     """Which backends are installed and usable, with versions."""
-    from ..info import format_text, gather
+    from ..backends.info import format_text, gather
     data = gather(check=check)
     click.echo(json.dumps(data, indent=2) if as_json else format_text(data))

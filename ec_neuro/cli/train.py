@@ -1,84 +1,71 @@
-"""`ecneuro train` and `ecneuro eval`."""
+"""`ecneuro train`: evolve a network (a thin layer over ec_neuro.train / ec_neuro.resume)."""
 from __future__ import annotations
 
 import json
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 import click
 
 from .. import registry
 from ..compilers.common import PRECISIONS
+from ..errors import UserError
+from .options import backend_help, backend_option, parse_pairs
 
-
-def _progress(total: int) -> Any:
-    """A tqdm bar on a terminal; plain lines otherwise (CI, logs)."""
-    fmt = ("gen {generation:>4}  best {best:9.2f}  mean {mean:9.2f}  det {det_return:9.2f}  "
-           "rate {spike_rate:.4f}  rho {mean_rho:.3f}  {gen_time:6.1f}s")
-
-    def line(row: dict[str, Any]) -> str:
-        clean = {k: (float("nan") if v is None else v) for k, v in row.items()}
-        extra = f"  fwd {row['det_forward_distance']:.2f}m" if "det_forward_distance" in row else ""
-        return fmt.format(**clean) + extra
-
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-        bar = tqdm(total=total, unit="gen", dynamic_ncols=True)
-
-        def update(row: dict[str, Any]) -> None:
-            bar.n = row["generation"] + 1
-            bar.set_postfix_str(f"det {row['det_return']:.1f} best {row['best']:.1f}")
-            bar.write(line(row))
-        return update
-    return lambda row: click.echo(line(row), err=True)
+CHANGEABLE_ON_RESUME = ("generations", "workers")
 
 
 @click.command()
-@click.option("--task", help="gymnasium task, e.g. CartPole-v1, Hopper-v5 (default CartPole-v1)")
-@click.option("--backend", help=f"one of {', '.join(registry.BACKENDS)} (default numpy)")
-@click.option("--precision", type=click.Choice(PRECISIONS), help="float, or Loihi-2 fixed point")
-@click.option("--population", type=int, help="networks sampled per generation")
-@click.option("--generations", type=int, help="generations to run (on --resume: extend to this many)")
-@click.option("--seed", type=int, help="run seed: every mask is a function of (seed, generation, member)")
-@click.option("--workers", type=int, help="local worker processes (this machine has 2 cores)")
-@click.option("--config", "config_file", type=click.Path(), help="TOML config; flags override it")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="e.g. --set strategy.lr=0.1")
-@click.option("--run-dir", type=click.Path(), help="where to write the run (default runs/<task>-<time>)")
-@click.option("--resume", "resume_dir", type=click.Path(), help="continue the run in this directory")
-def train(task, backend, precision, population, generations, seed, workers, config_file, overrides, run_dir,
-          resume_dir) -> None:  # type: ignore[no-untyped-def]
-    """Evolve connection probabilities by EC; the deterministic network (rho > 0.5) is the headline."""
-    from ..host.config import resolve
+@click.option("--task", help="a task of ours (`ecneuro tasks`), any gymnasium id, or pkg.module:Class  "
+                             "[default: CartPole-v1]")
+@click.option("--method", type=click.Choice(list(registry.METHODS)), help="training method  [default: ec]")
+@click.option("--backend", help=f"where networks run: {backend_help()}  [default: numpy]")
+@click.option("--precision", type=click.Choice(PRECISIONS), help="float, or Loihi-2 fixed point  "
+                                                                  "[default: the backend's, in brackets above]")
+@click.option("--population", type=int, help="networks sampled per generation  [default: the task's]")
+@click.option("--generations", type=int, help="generations to run; with --resume, extend to this many  "
+                                              "[default: the task's]")
+@click.option("--seed", type=int, help="run seed: every member is a function of (seed, generation, index)  "
+                                       "[default: 0]")
+@click.option("--workers", type=int, help="worker processes evaluating members (results do not depend on it)  "
+                                          "[default: 1]")
+@click.option("--config", "config_file", type=click.Path(), help="a TOML config (see examples/config.toml); "
+                                                                  "flags override it")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key, e.g. --set strategy.lr=0.1")
+@backend_option
+@click.option("--run-dir", type=click.Path(), help="where to write the run  [default: runs/<task>-<time>]")
+@click.option("--resume", "resume_dir", type=click.Path(), help="continue (or extend) the run in this directory")
+@click.option("--print-config", is_flag=True, help="print the fully resolved config as TOML and exit")
+def train(task, method, backend, precision, population, generations, seed, workers, config_file, overrides,
+          backend_options, run_dir, resume_dir, print_config) -> None:  # type: ignore[no-untyped-def]
+    """Evolve a network on a task; the deterministic network (rho > 0.5 for EC) is the headline.
+
+    Defaults come from the task (`ecneuro tasks` shows them), then --config, then flags, then --set.
+    """
     from ..host import train as host
+    from ..host.config import resolve, to_toml
+    settings = dict(task=task, method=method, backend=backend, precision=precision, population=population,
+                    generations=generations, seed=seed, workers=workers)
     if resume_dir:
-        out = Path(resume_dir)
-        total = generations or host.load_config(out).generations
-        last = host.resume(out, generations, progress=_progress(total))
+        given = [k for k, v in settings.items() if v is not None and k not in CHANGEABLE_ON_RESUME]
+        given += ["config"] * bool(config_file) + ["set"] * bool(overrides) + ["backend-option"] * bool(
+            backend_options) + ["run-dir"] * bool(run_dir) + ["print-config"] * print_config
+        if given:
+            raise UserError(f"--resume continues the run as it was configured; --{given[0].replace('_', '-')} "
+                            f"cannot change it (only --generations and --workers can)")
+        run = host.resume(resume_dir, generations, workers=workers)
     else:
-        cli = dict(task=task, backend=backend, precision=precision, population=population, generations=generations,
-                   seed=seed, workers=workers)
-        cfg = resolve(config_file, cli, list(overrides))
-        out = Path(run_dir or f"runs/{cfg.task}-{time.strftime('%Y%m%d-%H%M%S')}")
-        click.echo(f"training {cfg.task} on {cfg.backend}/{cfg.precision}: population {cfg.population}, "
-                   f"{cfg.generations} generations, seed {cfg.seed} -> {out}", err=True)
-        last = host.train(cfg, out, progress=_progress(cfg.generations))
-    click.echo(json.dumps({"run_dir": str(out), **{k: last.get(k) for k in
-                                                     ("generation", "det_return", "best", "wall_time")}}))
-
-
-@click.command(name="eval")
-@click.argument("run_dir", type=click.Path())
-@click.option("--episodes", type=int, default=5, show_default=True)
-@click.option("--backend", default="numpy", show_default=True)
-@click.option("--precision", type=click.Choice(PRECISIONS), default=None, help="default: the run's precision")
-@click.option("--seed", type=int, default=12345, show_default=True, help="evaluation episodes' seed")
-def evaluate(run_dir: str, episodes: int, backend: str, precision: str | None, seed: int) -> None:
-    """Replay the run's best deterministic network and report its return."""
-    from ..deployed import load, load_run
-    from ..host.replay import replay
-    path = Path(run_dir)
-    net = load(path) if path.is_file() else load_run(path)
-    result = replay(net, episodes, backend, precision or net.meta.get("precision", "float"), seed)
-    click.echo(json.dumps(result))
+        if backend_options:
+            settings["backend_options"] = parse_pairs(backend_options, "--backend-option")
+        cfg = resolve(settings, file=config_file, overrides=list(overrides))
+        if print_config:
+            click.echo(to_toml(cfg.to_dict()))
+            return
+        out = run_dir or f"runs/{cfg.task.replace(':', '.')}-{time.strftime('%Y%m%d-%H%M%S')}"
+        click.echo(f"training {cfg.task} by {cfg.method} on {cfg.backend}/{cfg.precision}: population "
+                   f"{cfg.population}, {cfg.generations} generations, seed {cfg.seed} -> {out}", err=True)
+        run = host.train(cfg, out)
+    last = run.last
+    click.echo(json.dumps({"run_dir": str(run.path), **{k: last.get(k) for k in
+                                                          ("generation", "det_return", "best", "wall_time")}}))
+    sys.stdout.flush()

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import kernels
-from ..connectivity import Masks
+from . import codec
+from ..sample.masks import Masks
 from ..errors import UserError
-from ..quant import LoihiFixed, choose, quantize_bias
+from .quant import LoihiFixed, choose, quantize_bias
 from ..spec import NetworkSpec
 
 PRECISIONS = ("float", "fixed")
@@ -68,7 +68,7 @@ class Lowered:
     def input_current(self, x: np.ndarray) -> np.ndarray:
         """i_in = R_in W_in^T [x, -x]: (P, n_obs) -> (P, N) float64."""
         out = np.empty((self.population, self.spec.n_neurons))
-        kernels.input_current(self.T_in, np.ascontiguousarray(x, dtype=np.float64), self.spec.R_in, out)
+        codec.input_current(self.T_in, np.ascontiguousarray(x, dtype=np.float64), self.spec.R_in, out)
         return out
 
     def encode(self, x: np.ndarray) -> np.ndarray:
@@ -83,7 +83,7 @@ class Lowered:
     def decode(self, r: np.ndarray) -> np.ndarray:
         """Readout rate r (P, N) -> action clip(R_out W_out^T r, -1, 1), (P, n_act) float64."""
         out = np.empty((self.population, self.spec.n_act))
-        kernels.readout(self.W_out, np.ascontiguousarray(r), self.spec.R_out, out)
+        codec.readout(self.W_out, np.ascontiguousarray(r), self.spec.R_out, out)
         return out
 
     def initial_v(self, v01: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Lower a population to one Lava process graph: BiasLIF (P*N) + block-diagonal Sparse + HostBridge.
 
 `plan(lowered)` is pure numpy (no Lava import; picklable, sent to the worker process that owns Lava);
-`build(plan, v0, tier, record)` runs in that worker and instantiates the processes:
+`ec_neuro.backends.lava_graph.build` runs in that worker and instantiates the processes:
 
     stock:  HostBridge.bias_out -> BiasLIF.bias_in;  BiasLIF.s_out -> Sparse.s_in, HostBridge.s_in;
             Sparse.a_out -> BiasLIF.a_in   (Sparse delivers one timestep later: the model's delay)
@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sps
 
 from ..errors import UserError
-from ..quant import bias_mantissa, report
+from .quant import bias_mantissa, report
 from .common import Lowered
 
 TIERS = ("stock", "fused", "fused-k")
@@ -107,42 +107,3 @@ def fused_params(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> dict[
                 w_exp=pl.w_exp, fixed=pl.precision == "fixed", block=pl.substeps if tier == "fused-k" else 1,
                 population=pl.population, n_neurons=pl.n_neurons, sign=pl.sign, substeps=pl.substeps,
                 a_out=pl.a_out, c_out=pl.c_out, record=record)
-
-
-def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> tuple[Any, Any, Any]:
-    """Instantiate the graph (worker only: imports Lava). Returns (process to run, bridge, run config)."""
-    from lava.magma.core.run_configs import Loihi2SimCfg
-
-    from ..lava_procs.bridge import HostBridge
-
-    tag = "fixed_pt" if pl.precision == "fixed" else "floating_pt"
-    cfg = Loihi2SimCfg(select_tag=tag)
-    n = pl.size
-    v_init = np.asarray(v0).reshape(-1)
-    common = dict(population=pl.population, n_neurons=pl.n_neurons, sign=pl.sign, substeps=pl.substeps,
-                  a_out=pl.a_out, c_out=pl.c_out, record=record)
-    if check_tier(tier).startswith("fused"):
-        from ..lava_procs.fused import FusedPopulation
-        fused = FusedPopulation(**fused_params(pl, v_init, tier, record))
-        return fused, fused, cfg
-
-    from lava.proc.sparse.process import Sparse
-    from lava.utils.weightutils import SignMode
-
-    from ..lava_procs.lif import BiasLIF
-    lif = BiasLIF(shape=(n,), u=0, v=v_init, du=pl.du, dv=pl.dv, vth=pl.vth, bias_mant=0,
-                  bias_exp=pl.bias_exp, record=record)
-    if pl.precision == "fixed":
-        syn = Sparse(weights=pl.W, num_message_bits=1, weight_exp=pl.w_exp, num_weight_bits=8,
-                     sign_mode=SignMode.MIXED)
-    else:
-        syn = Sparse(weights=pl.W, num_message_bits=1)
-    bridge = HostBridge(**common)
-    bridge.bias_out.connect(lif.bias_in)
-    lif.s_out.connect(syn.s_in)
-    syn.a_out.connect(lif.a_in)
-    lif.s_out.connect(bridge.s_in)
-    if record:
-        lif.u_out.connect(bridge.u_in)
-        lif.v_out.connect(bridge.v_in)
-    return lif, bridge, cfg

@@ -1,68 +1,100 @@
-"""Training configuration: defaults per task, a TOML file, then `key=value` overrides; validated once."""
+"""Training configuration: the task's defaults < a TOML file < settings < `key=value` overrides; validated once.
+
+`resolve` returns a fully resolved TrainConfig: the task's target and keyword arguments (so any process can
+build it), every network, strategy and backend option with its default filled in.  That is what a run
+directory's config.json records and what `ecneuro train --print-config` prints.
+"""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from .. import registry
 from ..compilers.common import PRECISIONS
-from ..errors import UserError
-from ..strategies.ec import ECParams
+from ..errors import UserError, did_you_mean
+from ..spec import NetworkSpec
+from ..tasks.resolve import TaskRef, resolve as resolve_task
 
-# Per-task defaults a researcher would pick on a 2-core machine (overridable by file or flag).
-TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "CartPole-v1": {"population": 64, "generations": 60, "target_return": 500.0},
-    "Pendulum-v1": {"population": 128, "generations": 200},
-    "Hopper-v5": {"population": 256, "generations": 1000},
-}
+MAX_POPULATION = 1 << 20
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     task: str = "CartPole-v1"
+    method: str = "ec"
     backend: str = "numpy"
     precision: str = "float"
     population: int = 64
     generations: int = 60
     seed: int = 0
     workers: int = 1
-    det_episodes: int = 2           # deterministic-network episodes per generation (the headline return)
+    det_episodes: int = 2               # deterministic-network episodes per generation (the headline return)
     target_return: float | None = None  # stop once the deterministic return reaches it
-    strategy: dict[str, Any] = field(default_factory=dict)        # ECParams fields: lr, eps, optimizer, init
+    strategy: dict[str, Any] = field(default_factory=dict)        # the method's parameters (EC: lr, eps, ...)
     network: dict[str, Any] = field(default_factory=dict)         # NetworkSpec fields (n_neurons, neuron: {...})
-    backend_options: dict[str, Any] = field(default_factory=dict)
-    task_options: dict[str, Any] = field(default_factory=dict)    # e.g. max_steps
+    backend_options: dict[str, Any] = field(default_factory=dict)  # e.g. tier for lava-sim
+    task_options: dict[str, Any] = field(default_factory=dict)    # keyword arguments of the task, e.g. max_steps
+    task_entry: dict[str, Any] = field(default_factory=dict)      # {"target", "kwargs"}: how any process builds it
 
     def __post_init__(self) -> None:
-        registry.check_task(self.task)
+        registry.lookup(registry.METHODS, "method", self.method)
         if self.backend not in registry.BACKENDS:
-            raise registry.did_you_mean("backend", self.backend, registry.BACKENDS)
+            raise did_you_mean("backend", str(self.backend), registry.BACKENDS, key="backend")
         if self.precision not in PRECISIONS:
-            raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        for name, low in (("population", 2), ("generations", 1), ("workers", 1), ("det_episodes", 1)):
+            raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}", "precision")
+        for name, low, high in (("population", 2, MAX_POPULATION), ("generations", 1, 10**9), ("workers", 1, 1024),
+                                ("det_episodes", 1, 10**6), ("seed", 0, 2**63 - 1)):
             val = getattr(self, name)
-            if not isinstance(val, int) or isinstance(val, bool) or val < low:
-                raise UserError(f"{name} must be an integer >= {low}, got {val!r}")
-        ECParams(**self.strategy)
+            if not isinstance(val, int) or isinstance(val, bool) or not low <= val <= high:
+                raise UserError(f"{name} must be an integer from {low} to {high}, got {val!r}", name)
+        t = self.target_return
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t)):
+            raise UserError(f"target_return must be a finite number (or null for none), got {t!r}", "target_return")
+        for name in ("strategy", "network", "backend_options", "task_options", "task_entry"):
+            if not isinstance(getattr(self, name), dict):
+                raise UserError(f"{name} must be a table of settings, got {getattr(self, name)!r}", name)
+        if not isinstance(self.task, str):
+            raise UserError(f"task must be a task name, got {self.task!r}", "task")
 
-    def ec_params(self) -> ECParams:
-        return ECParams(**self.strategy)
+    @property
+    def task_ref(self) -> TaskRef:
+        ref = resolve_task(self.task, self.task_entry or None)
+        return TaskRef(ref.name, ref.target, {**ref.kwargs, **self.task_options}, ref.extra, ref.module, ref.defaults)
+
+    def strategy_params(self) -> Any:
+        """The method's parameter object (e.g. ECParams), validated."""
+        cls = registry.method_class(self.method)
+        return _build(cls.Params, self.strategy, "strategy")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "config") -> "TrainConfig":
+    def from_dict(cls, d: Mapping[str, Any], where: str = "config") -> "TrainConfig":
+        if not isinstance(d, Mapping):
+            raise UserError(f"{where}: must be a table of settings, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         bad = sorted(set(d) - known)
         if bad:
-            raise registry.did_you_mean(f"{where} key", bad[0], known)
-        try:
-            return cls(**d)
-        except TypeError as e:
-            raise UserError(f"{where}: {e}") from None
+            raise did_you_mean(f"{where} key", str(bad[0]), known, key=str(bad[0]))
+        return _build(cls, d, where)
+
+
+def _build(cls: Any, d: Mapping[str, Any], where: str) -> Any:
+    """cls(**d), an unknown or missing field a UserError naming it."""
+    if not isinstance(d, Mapping):
+        raise UserError(f"{where} must be a table of settings, got {d!r}", where)
+    names = {f.name for f in fields(cls)}
+    bad = sorted(set(d) - names)
+    if bad:
+        raise did_you_mean(f"{where} field", str(bad[0]), names, key=f"{where}.{bad[0]}")
+    try:
+        return cls(**d)
+    except TypeError as e:
+        raise UserError(f"{where}: {e}") from None
 
 
 def _parse_value(text: str) -> Any:
@@ -74,10 +106,12 @@ def _parse_value(text: str) -> Any:
 
 def apply_override(d: dict[str, Any], item: str) -> None:
     """'a.b=c' sets d['a']['b'] = c (c parsed as JSON when possible, else a string)."""
-    if "=" not in item:
+    if not isinstance(item, str) or "=" not in item:
         raise UserError(f"override {item!r} must look like key=value, e.g. strategy.lr=0.1")
     key, value = item.split("=", 1)
     parts = key.strip().split(".")
+    if not all(parts):
+        raise UserError(f"override {item!r}: empty key")
     cur = d
     for p in parts[:-1]:
         cur = cur.setdefault(p, {})
@@ -93,20 +127,80 @@ def load_file(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"{path}: no such config file")
     try:
-        return tomli.loads(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a UTF-8 text file; a config file is TOML text") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        return tomli.loads(text)
     except tomli.TOMLDecodeError as e:
         raise UserError(f"{path}: not valid TOML ({e})") from None
 
 
-def resolve(file: str | Path | None, cli: dict[str, Any], overrides: list[str]) -> TrainConfig:
-    """Task defaults < config file < command-line flags < key=value overrides."""
+def resolve(settings: Mapping[str, Any] | None = None, *, file: str | Path | None = None,
+            overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """The task's defaults < `file` (TOML) < `settings` < `overrides` ("key=value"), fully resolved."""
     d: dict[str, Any] = load_file(file) if file else {}
-    d.update({k: v for k, v in cli.items() if v is not None})
+    d.update({k: v for k, v in (settings or {}).items() if v is not None})
     for item in overrides:
         apply_override(d, item)
     task = d.get("task", TrainConfig.task)
-    registry.check_task(task)
-    merged = {**TASK_DEFAULTS.get(task, {}), **d}
+    ref = resolve_task(task, d.get("task_entry") or None) if isinstance(task, str) else None
+    merged = {**(ref.defaults if ref else {}), **d}
     backend = merged.get("backend", TrainConfig.backend)
-    merged.setdefault("precision", registry.DEFAULT_PRECISION.get(backend, TrainConfig.precision))
-    return TrainConfig.from_dict(merged)
+    if isinstance(backend, str) and backend in registry.BACKENDS:
+        merged.setdefault("precision", registry.BACKENDS[backend].default_precision)
+    cfg = TrainConfig.from_dict(merged)
+    return complete(cfg)
+
+
+def config(file: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (), **settings: Any) -> TrainConfig:
+    """A resolved TrainConfig from keyword settings: config(task="Hopper-v5", population=256,
+    strategy={"lr": 0.1}, overrides=["network.n_neurons=128"], file="run.toml")."""
+    return resolve(settings, file=file, overrides=overrides)
+
+
+def complete(cfg: TrainConfig) -> TrainConfig:
+    """Fill in every default (task target and kwargs, network, strategy, backend options) and validate them."""
+    ref = resolve_task(cfg.task, cfg.task_entry or None)
+    task = ref.make(1, **cfg.task_options)
+    try:
+        n_obs, n_act = int(task.n_obs), int(task.n_act)
+    finally:
+        task.close()
+    net = dict(cfg.network)
+    for name, val in (("n_obs", n_obs), ("n_act", n_act)):
+        if net.get(name, val) != val:
+            raise UserError(f"network.{name}={net[name]} does not match task {cfg.task}, which has {val}",
+                            f"network.{name}")
+        net[name] = val
+    spec = NetworkSpec.from_dict(net)
+    params = cfg.strategy_params()
+    options = registry.backend_options(cfg.backend, cfg.backend_options)
+    precisions = registry.BACKENDS[cfg.backend].precisions
+    if cfg.precision not in precisions:
+        raise UserError(f"precision {cfg.precision!r} is not offered by backend {cfg.backend!r} "
+                        f"({', '.join(precisions)})", "precision")
+    d = cfg.to_dict()
+    d.update(network=spec.to_dict(), strategy=asdict(params), backend_options=options,
+             task_entry={"target": ref.target, "kwargs": dict(ref.kwargs)})
+    return TrainConfig(**d)
+
+
+def to_toml(d: Mapping[str, Any], table: str = "") -> str:
+    """A resolved config as TOML that `--config` reads back (a null value becomes a comment)."""
+    lines, tables = [], []
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            tables.append((k, v))
+        elif v is None:
+            lines.append(f"# {k} = (none)")
+        else:
+            lines.append(f"{k} = {json.dumps(v)}")
+    out = ([f"[{table}]"] if table and (lines or not tables) else []) + lines
+    text = "\n".join(out)
+    for k, v in tables:
+        sub = to_toml(v, f"{table}.{k}" if table else k)
+        text += ("\n\n" if text else "") + sub
+    return text

@@ -1,7 +1,7 @@
-"""One generation's evaluation work: slots -> masks -> lowered program -> closed-loop episodes -> fitness.
+"""One generation's evaluation work: slots -> members -> lowered program -> closed-loop episodes -> fitness.
 
-A slot k < population is member k, sampled from rho with key (seed, generation, k); a slot k >= population
-is a copy of the deterministic network (rho > 0.5) on its own evaluation episode.  Population members
+A slot k < population.size is member k, regenerated from the Population handle (key (seed, generation, k));
+a slot k >= size is a copy of the deterministic network on its own evaluation episode.  Population members
 share one environment seed per generation (common random numbers); deterministic slots get their own.
 """
 from __future__ import annotations
@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 
 from ..compilers.common import Lowered, lower
-from ..connectivity import Masks, deterministic_flat, initial_v, sample_flat
+from ..sample.masks import initial_v
 from ..spec import NetworkSpec
+from ..strategies.base import Population
+from ..tasks.resolve import TaskRef
 from .normalizer import normalise
 
 
@@ -24,18 +26,15 @@ def env_seed(seed: int, generation: int, det_slot: int = -1) -> int:
 
 @dataclass(frozen=True)
 class EvalRequest:
-    """Everything a worker needs, small enough to pickle every generation (rho is the only vector)."""
+    """Everything a worker needs, small enough to send every generation (the population's center is the only
+    long vector); `task` is built anywhere from its target and keyword arguments."""
 
+    population: Population
     spec: dict[str, Any]
-    task: str
-    task_options: dict[str, Any]
+    task: TaskRef
     backend: str
     backend_options: dict[str, Any]
     precision: str
-    seed: int
-    generation: int
-    population: int
-    rho: np.ndarray
     obs_mean: np.ndarray
     obs_std: np.ndarray
     slots: np.ndarray  # slot indices this request covers
@@ -97,22 +96,16 @@ class TaskLoop:
         return self._encode(obs) if self.active.any() else None
 
 
-def slot_masks(spec: NetworkSpec, req: EvalRequest) -> Masks:
-    """Regenerate the masks of the request's slots."""
-    det = deterministic_flat(req.rho)
-    flats = [sample_flat(req.rho, req.seed, req.generation, int(k)) if k < req.population else det for k in req.slots]
-    return Masks.stack(spec, flats)
-
-
 def run_request(req: EvalRequest, backend: Any, task: Any) -> EvalResult:
     """Evaluate the request's slots on `backend` with `task`; a diverged member gives NaN fitness, not a crash."""
     spec = NetworkSpec.from_dict(req.spec)
-    low = lower(spec, slot_masks(spec, req), req.precision)
+    pop = req.population
+    low = lower(spec, pop.masks(spec, req.slots), req.precision)
     program = backend.compile(low)
-    seeds = np.array([env_seed(req.seed, req.generation, -1 if k < req.population else int(k - req.population))
+    seeds = np.array([env_seed(pop.seed, pop.generation, -1 if k < pop.size else int(k - pop.size))
                       for k in req.slots])
     loop = TaskLoop(low, task, req.obs_mean, req.obs_std, seeds)
-    v0 = initial_v(spec.n_neurons, req.seed, req.generation, req.slots)
+    v0 = initial_v(spec.n_neurons, pop.seed, pop.generation, req.slots)
     counts = backend.rollout(program, loop, v0)
     steps = np.maximum(task.lengths, 1) * spec.neuron.substeps
     fitness = task.returns.astype(np.float64)

@@ -1,140 +1,194 @@
 """The training loop: ask -> evaluate (inference only, on any backend) -> tell -> log -> checkpoint.
 
-Run directory: config.json, versions.json, metrics.jsonl (one row per generation), fitness.jsonl
-(per-member fitness), checkpoint.npz (atomic, every generation) and best.npz (the best deterministic
-network so far).  A killed run resumed from its directory ends exactly where an uninterrupted one would.
+    pop = strategy.ask(state)                    stage 2: what the members are a function of
+    res = workers.evaluate(EvalRequest(pop, ...)) stages 2-5: regenerate, lower, run, fitness (host/rollout.py)
+    state, m = strategy.tell(state, pop, fitness) stage 6: update
+    metrics.jsonl, fitness.jsonl, checkpoint.npz (atomic), best.npz
+
+A killed run resumed from its directory ends exactly where an uninterrupted one would (host/rundir.py).
 """
 from __future__ import annotations
 
-import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Mapping
 
 import numpy as np
 
-from .. import deployed, registry
-from ..connectivity import Masks, deterministic_flat
+from .. import files, registry
 from ..errors import UserError
+from ..deploy import deployed
+from ..sample.masks import Masks
 from ..spec import NetworkSpec
-from ..strategies.ec import EC
 from . import checkpoint as ckpt
-from .config import TrainConfig
-from .evaluator import make_evaluator
+from .config import TrainConfig, complete, resolve
 from .normalizer import RunningNorm
+from .progress import Progress, reporter
 from .rollout import EvalRequest
+from .rundir import RunDir
 from .versions import versions
-
-Progress = Callable[[dict[str, Any]], None]
-
-
-def network_spec(cfg: TrainConfig) -> NetworkSpec:
-    """The network for the task's observation/action sizes, with the config's overrides."""
-    task = registry.make_task(cfg.task, 1, **cfg.task_options)
-    try:
-        return NetworkSpec.from_dict({**cfg.network, "n_obs": task.n_obs, "n_act": task.n_act})
-    finally:
-        task.close()
+from .workers import make_workers
 
 
-def _start(cfg: TrainConfig, run_dir: Path) -> None:
-    if (run_dir / "checkpoint.npz").exists():
-        raise UserError(f"{run_dir} already holds a run; resume it with --resume {run_dir} or pick another --run-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    (run_dir / "versions.json").write_text(json.dumps(versions(), indent=2))
+@dataclass
+class Run:
+    """A run directory as data: its config, its metrics so far, and its best deterministic network."""
+
+    path: Path
+    config: TrainConfig
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        return files.read_jsonl(self.path / "metrics.jsonl")
+
+    @property
+    def last(self) -> dict[str, Any]:
+        rows = self.metrics
+        return rows[-1] if rows else {}
+
+    @property
+    def network(self) -> deployed.Deployed:
+        return deployed.load_run(self.path)
 
 
-def load_config(run_dir: Path) -> TrainConfig:
+def load_config(run_dir: str | Path) -> TrainConfig:
     """The resolved config a run directory was started with."""
-    path = run_dir / "config.json"
-    if not path.is_file():
-        raise UserError(f"{run_dir}: not an ec-neuro run directory (no config.json)")
+    rd = RunDir(run_dir)
+    if not rd.path.is_dir():
+        raise UserError(f"{rd.path}: no such run directory")
+    return TrainConfig.from_dict(rd.read_json("config.json", "a run's config"), str(rd / "config.json"))
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """A run directory (finished, running or killed) as a Run."""
+    return Run(Path(run_dir), load_config(run_dir))
+
+
+def _config(config: TrainConfig | Mapping[str, Any] | None, settings: Mapping[str, Any]) -> TrainConfig:
+    if isinstance(config, TrainConfig):
+        return complete(TrainConfig.from_dict({**config.to_dict(), **settings}))
+    if config is not None and not isinstance(config, Mapping):
+        raise UserError(f"config must be a TrainConfig or a dict of settings, got {type(config).__name__}")
+    overrides = settings.pop("overrides", ()) if "overrides" in settings else ()
+    file = settings.pop("file", None)
+    return resolve({**(config or {}), **settings}, file=file, overrides=overrides)
+
+
+def train(config: TrainConfig | Mapping[str, Any] | None = None, run_dir: str | Path | None = None,
+          progress: Progress | str | bool | None = "auto", **settings: Any) -> Run:
+    """Start a new run; returns it when done.  `settings` are TrainConfig fields (task="Hopper-v5",
+    population=256, strategy={"lr": 0.1}, ...), plus `overrides=["strategy.lr=0.1"]` and `file="run.toml"`.
+    run_dir defaults to runs/<task>-<time>; progress: "auto" (a bar or lines on stderr), None, or a callable."""
+    cfg = _config(config, dict(settings))
+    rd = RunDir(run_dir or f"runs/{cfg.task.replace(':', '.')}-{time.strftime('%Y%m%d-%H%M%S')}")
+    rd.check_new()
+    registry.make_backend(cfg.backend, **cfg.backend_options).close()  # the backend starts, before any file
+    rd.lock()
     try:
-        return TrainConfig.from_dict(json.loads(path.read_text()), str(path))
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}: corrupt ({e})") from None
+        rd.write_json("config.json", cfg.to_dict())
+        rd.write_json("versions.json", versions())
+        return _loop(cfg, rd, None, reporter(progress, cfg.generations))
+    finally:
+        rd.unlock()
 
 
-def train(cfg: TrainConfig, run_dir: str | Path, progress: Progress | None = None) -> dict[str, Any]:
-    """Start a new run in run_dir; returns the last metrics row."""
-    run_dir = Path(run_dir)
-    network_spec(cfg)  # validate the network and the backend options before anything is written
-    registry.make_backend(cfg.backend, **cfg.backend_options).close()
-    _start(cfg, run_dir)
-    return _loop(cfg, run_dir, None, progress)
+def resume(run_dir: str | Path, generations: int | None = None, progress: Progress | str | bool | None = "auto",
+           workers: int | None = None) -> Run:
+    """Continue a killed run from its last checkpoint, or extend a finished one to `generations`; `workers`
+    may change (results do not depend on it)."""
+    rd = RunDir(run_dir)
+    cfg = load_config(rd.path)
+    rd.lock()
+    try:
+        ck = ckpt.load(rd / "checkpoint.npz")
+        done = ck.state.generation
+        changes: dict[str, Any] = {}
+        if generations is not None:
+            if not isinstance(generations, int) or isinstance(generations, bool) or generations <= done:
+                raise UserError(f"generations must be more than the {done} this run has done to extend it, "
+                                f"got {generations!r}", "generations")
+            changes["generations"] = generations
+        if workers is not None:
+            changes["workers"] = workers
+        if changes:
+            cfg = TrainConfig.from_dict({**cfg.to_dict(), **changes})
+            rd.write_json("config.json", cfg.to_dict())
+        return _loop(cfg, rd, ck, reporter(progress, cfg.generations, done))
+    finally:
+        rd.unlock()
 
 
-def resume(run_dir: str | Path, generations: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Continue a killed run from its last checkpoint (optionally to a new number of generations)."""
-    run_dir = Path(run_dir)
-    cfg = load_config(run_dir)
-    if generations is not None:
-        cfg = TrainConfig.from_dict({**cfg.to_dict(), "generations": generations})
-    return _loop(cfg, run_dir, ckpt.load(run_dir / "checkpoint.npz"), progress)
-
-
-def _loop(cfg: TrainConfig, run_dir: Path, ck: ckpt.Checkpoint | None, progress: Progress | None) -> dict[str, Any]:
-    spec = network_spec(cfg)
-    strategy = EC(spec.n_connections, cfg.ec_params())
+def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Progress) -> Run:
+    spec = NetworkSpec.from_dict(cfg.network)
+    strategy = registry.method_class(cfg.method).for_network(spec, cfg.population, cfg.strategy_params())
     if ck is None:
-        state, norm, counters = strategy.init(), RunningNorm.empty(spec.n_obs), {"wall_time": 0.0, "env_steps": 0,
-                                                                                  "best_det": None}
+        state, norm = strategy.init(cfg.seed), RunningNorm.empty(spec.n_obs)
+        counters: dict[str, Any] = {"wall_time": 0.0, "env_steps": 0, "best_det": None}
     else:
         state, norm, counters = ck.state, ck.norm, ck.counters
-    for name in ("metrics.jsonl", "fitness.jsonl"):
-        ckpt.truncate_jsonl(run_dir / name, state.generation)
-    rows = ckpt.read_jsonl(run_dir / "metrics.jsonl")
+    rows = rd.keep_history(state.generation)
+    run = Run(rd.path, cfg)
     last: dict[str, Any] = rows[-1] if rows else {}
-    if last and cfg.target_return is not None and last["det_return"] >= cfg.target_return:
-        return last
-    evaluator = make_evaluator(cfg.workers)
+    if last and _reached(cfg, last.get("det_return")):
+        return run
+    task = cfg.task_ref
     P = cfg.population
     slots = np.arange(P + cfg.det_episodes)
+    workers = make_workers(cfg.workers)
     try:
         while state.generation < cfg.generations:
             t0 = time.perf_counter()
-            rho, gen = strategy.ask(state)
-            req = EvalRequest(spec.to_dict(), cfg.task, cfg.task_options, cfg.backend, cfg.backend_options,
-                              cfg.precision, cfg.seed, gen, P, rho, norm.mean, norm.std, slots)
-            res = evaluator.evaluate(req)
+            pop = strategy.ask(state)
+            res = workers.evaluate(EvalRequest(pop, cfg.network, task, cfg.backend, cfg.backend_options,
+                                               cfg.precision, norm.mean, norm.std, slots))
             fit, det = res.fitness[:P], res.fitness[P:]
             mean_obs, std_obs = norm.mean, norm.std
-            state, smetrics = strategy.tell(state, fit, cfg.seed)
+            state, smetrics = strategy.tell(state, pop, fit)
             norm.update(res.obs_count, res.obs_sum, res.obs_sumsq)
             counters["wall_time"] += time.perf_counter() - t0
             counters["env_steps"] += int(res.length.sum())
-            finite = fit[np.isfinite(fit)]
-            row: dict[str, Any] = {
-                "generation": gen, "best": float(finite.max()) if finite.size else None,
-                "mean": float(finite.mean()) if finite.size else None,
-                "det_return": float(np.nanmean(det)) if np.isfinite(det).any() else None,
-                "spike_rate": float(res.spike_rate[:P].mean()), "mean_rho": smetrics["mean_rho"],
-                "n_nonfinite": smetrics["n_nonfinite"], "wall_time": counters["wall_time"],
-                "gen_time": time.perf_counter() - t0, "env_steps": counters["env_steps"],
-                "mean_length": float(res.length[:P].mean()), "bias_saturated": res.bias_saturated,
-            }
-            for key, vals in res.extra.items():
-                row[f"det_{key}"] = float(np.mean(vals[P:]))
-                row[f"mean_{key}"] = float(np.mean(vals[:P]))
-            ckpt.append_jsonl(run_dir / "fitness.jsonl", {"generation": gen, "fitness": [
+            row = _row(pop.generation, fit, det, res, smetrics, counters, time.perf_counter() - t0, P)
+            files.append_jsonl(rd / "fitness.jsonl", {"generation": pop.generation, "fitness": [
                 None if not np.isfinite(f) else float(f) for f in fit]})
-            ckpt.append_jsonl(run_dir / "metrics.jsonl", row)
+            files.append_jsonl(rd / "metrics.jsonl", row)
             det_ret = row["det_return"]
             if det_ret is not None and (counters["best_det"] is None or det_ret >= counters["best_det"]):
                 counters["best_det"] = det_ret
-                net = deployed.Deployed(spec, Masks.stack(spec, [deterministic_flat(rho)]), mean_obs, std_obs,
-                                        cfg.task, {"generation": gen, "det_return": det_ret,
-                                                   "precision": cfg.precision, "seed": cfg.seed})
-                deployed.save(run_dir / "best.npz", net)
-            ckpt.save(run_dir / "checkpoint.npz", ckpt.Checkpoint(state, norm, counters, cfg.to_dict()))
-            last = row
-            if progress:
-                progress(row)
-            if cfg.target_return is not None and det_ret is not None and det_ret >= cfg.target_return:
+                net = deployed.Deployed(spec, Masks.stack(spec, [pop.deterministic()]), mean_obs, std_obs,
+                                        cfg.task, {"generation": pop.generation, "det_return": det_ret,
+                                                   "precision": cfg.precision, "seed": cfg.seed,
+                                                   "task_entry": cfg.task_entry})
+                deployed.save(rd / "best.npz", net)
+            ckpt.save(rd / "checkpoint.npz", ckpt.Checkpoint(state, norm, counters, cfg.to_dict()))
+            progress(row)
+            if _reached(cfg, det_ret):
                 break
     except BaseException:
-        evaluator.close(abort=True)
+        workers.close(abort=True)
         raise
-    evaluator.close()
-    return last
+    workers.close()
+    return run
+
+
+def _reached(cfg: TrainConfig, det_return: float | None) -> bool:
+    return cfg.target_return is not None and det_return is not None and det_return >= cfg.target_return
+
+
+def _row(gen: int, fit: np.ndarray, det: np.ndarray, res: Any, smetrics: dict[str, float], counters: dict[str, Any],
+         gen_time: float, P: int) -> dict[str, Any]:
+    """One metrics.jsonl row."""
+    finite = fit[np.isfinite(fit)]
+    row: dict[str, Any] = {
+        "generation": gen, "best": float(finite.max()) if finite.size else None,
+        "mean": float(finite.mean()) if finite.size else None,
+        "det_return": float(np.nanmean(det)) if np.isfinite(det).any() else None,
+        "spike_rate": float(res.spike_rate[:P].mean()), **smetrics, "wall_time": counters["wall_time"],
+        "gen_time": gen_time, "env_steps": counters["env_steps"],
+        "mean_length": float(res.length[:P].mean()), "bias_saturated": res.bias_saturated,
+    }
+    row.pop("grad_norm", None)
+    for key, vals in res.extra.items():
+        row[f"det_{key}"] = float(np.mean(vals[P:]))
+        row[f"mean_{key}"] = float(np.mean(vals[:P]))
+    return row

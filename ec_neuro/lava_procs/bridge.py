@@ -8,7 +8,6 @@ readout of the active members,
 counts their spikes, and after the K-th step answers through another external channel with
     host_out (2 + 3K*record, P*N) float64 = [r, counts, u (K rows), v (K rows), s (K rows)].
 """
-import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.model.py.ports import PyInPort, PyOutPort
@@ -18,10 +17,7 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-
-def out_rows(substeps, record):
-    """Rows of the host_out message."""
-    return 2 + (3 * substeps if record else 0)
+from ec_neuro.backends.lava_core import BridgeState, out_rows
 
 
 class HostBridge(AbstractProcess):
@@ -39,39 +35,6 @@ class HostBridge(AbstractProcess):
         self.s_in = InPort(shape=(n,))
         self.u_in = InPort(shape=(n,))
         self.v_in = InPort(shape=(n,))
-
-
-class BridgeState:
-    """Readout state shared by the bridge and the fused model: r, counts, recordings (numpy only)."""
-
-    def __init__(self, pp):
-        self.P, self.N, self.K = pp["population"], pp["n_neurons"], pp["substeps"]
-        self.n = self.P * self.N
-        self.sign = np.asarray(pp["sign"], dtype=np.float64)
-        self.a_out, self.c_out, self.record = pp["a_out"], pp["c_out"], pp["record"]
-        self.bias = np.zeros(self.n)
-        self.act = np.ones(self.n, dtype=bool)
-        self.out = np.zeros((out_rows(self.K, self.record), self.n))
-        self.r = self.out[0]
-        self.counts = self.out[1]
-
-    def take(self, msg):
-        """Unpack one host message."""
-        self.bias = msg[:self.n].copy()
-        self.act = np.repeat(msg[self.n:] != 0, self.N)
-
-    def observe(self, k, z, u=None, v=None):
-        """Fold the spikes z (n,) of substep k into r and counts; record u, v, s when asked."""
-        s = z * self.sign
-        rr = self.r * self.a_out
-        rr = rr + self.c_out * s
-        np.copyto(self.r, rr, where=self.act)
-        self.counts += np.where(self.act, z, 0)
-        if self.record:
-            K = self.K
-            self.out[2 + k] = u
-            self.out[2 + K + k] = v
-            self.out[2 + 2 * K + k] = s
 
 
 @implements(proc=HostBridge, protocol=LoihiProtocol)

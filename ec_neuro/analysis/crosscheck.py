@@ -1,0 +1,83 @@
+"""`crosscheck`: one network on every installed backend and precision, compared substep by substep.
+
+    report = crosscheck("runs/cartpole", steps=100)          # or a Deployed, a .npz, or random=SEED
+    report["passed"], report["pairs"], ...                    # and crosscheck.json + crosscheck.png in `out`
+
+Stimulus: normalised observations x (T, n_obs), from one episode of the network on its task (closed loop on
+numpy/float, recorded) or random N(0, scale^2).  The comparison rules are in `ec_neuro.analysis.compare`.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .. import files, registry
+from ..errors import UserError
+from ..deploy import deployed
+from ..sample.masks import random_masks
+from ..spec import NetworkSpec
+from .compare import check
+from .stimulus import random_stimulus, task_stimulus
+
+
+def load_network(source: str | None, seed: int | None, neurons: int = 64) -> deployed.Deployed:
+    """A run directory, a deployed .npz file, or (seed given) a random network with 4 inputs and 2 outputs."""
+    if seed is not None:
+        if source:
+            raise UserError("give either a RUN_DIR/FILE or --random SEED, not both")
+        if seed < 0:
+            raise UserError(f"--random SEED must be a non-negative integer, got {seed}")
+        spec = NetworkSpec(n_obs=4, n_act=2, n_neurons=neurons)
+        return deployed.Deployed(spec, random_masks(spec, 1, seed, p=0.5), np.zeros(4), np.ones(4), None,
+                                 {"source": f"random seed {seed}"})
+    if not source:
+        raise UserError("give a RUN_DIR, a network FILE (.npz), or --random SEED")
+    path = Path(source)
+    if path.is_dir():
+        return deployed.load_run(path)
+    if path.is_file():
+        return deployed.load(path)
+    raise UserError(f"{source}: no such run directory or network file")
+
+
+def crosscheck(source: Any = None, random: int | None = None, neurons: int = 64, stimulus: str = "auto",
+               steps: int = 100, input_scale: float = 2.0, seed: int = 0, backends: list[str] | None = None,
+               backend_options: Mapping[str, Mapping[str, Any]] | None = None, out: str | Path | None = None,
+               perturb: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run the network (run directory, .npz, Deployed, or `random`=SEED) on every installed backend and precision;
+    returns the report and, when `out` is given, writes crosscheck.json and crosscheck.png there."""
+    for name, val, low in (("steps", steps, 1), ("neurons", neurons, 2), ("seed", seed, 0)):
+        if not isinstance(val, int) or isinstance(val, bool) or val < low:
+            raise UserError(f"{name} must be an integer >= {low}, got {val!r}", name)
+    if not (isinstance(input_scale, (int, float)) and math.isfinite(input_scale) and input_scale > 0):
+        raise UserError(f"input_scale must be a positive finite number, got {input_scale!r}", "input_scale")
+    if stimulus not in ("auto", "task", "random"):
+        raise UserError(f"stimulus must be auto, task or random, got {stimulus!r}", "stimulus")
+    for name in backends or []:
+        registry.backend(name)
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        files.check_writable(out_dir / "crosscheck.json")
+    if source is not None and random is not None:
+        raise UserError("give either a network (RUN_DIR/FILE) or random=SEED (--random), not both", "random")
+    net = deployed.as_network(source) if source is not None else load_network(None, random, neurons)
+    if net.meta.get("source") is None:
+        net.meta["source"] = str(source)
+    kind = stimulus if stimulus != "auto" else ("task" if net.task else "random")
+    x = task_stimulus(net, steps, seed) if kind == "task" else random_stimulus(net.spec.n_obs, steps, seed,
+                                                                               input_scale)
+    report, traces = check(net, x, list(backends) if backends else None, tuple(perturb),
+                           {k: dict(v) for k, v in (backend_options or {}).items()})
+    report["stimulus"].update(kind=kind, seed=seed, **({"input_scale": input_scale} if kind == "random" else {}))
+    report["backend_options"] = {k: dict(v) for k, v in (backend_options or {}).items()}
+    if out_dir is not None:
+        files.atomic_write(out_dir / "crosscheck.json", json.dumps(report, indent=1))
+        from .plots import crosscheck_figure
+        spikes = {k: np.asarray(t.s[:, 0]) for k, t in traces.items()}
+        crosscheck_figure(report, spikes, net.spec.n_exc, net.spec.neuron.substeps, out_dir / "crosscheck.png")
+        report["files"] = [str(out_dir / "crosscheck.json"), str(out_dir / "crosscheck.png")]
+    return report
