@@ -69,9 +69,33 @@ TASKS: dict[str, TaskEntry] = {
        for name in ("Hopper", "Walker2d", "HalfCheetah", "Ant", "Humanoid")},
 }
 
-# method (strategy) name -> target
-METHODS: dict[str, str] = {
-    "ec": "ec_neuro.strategies.ec:EC",
+@dataclass(frozen=True)
+class MethodEntry:
+    """A training method: its strategy class and the network kinds it trains."""
+
+    target: str
+    networks: tuple[str, ...]
+    summary: str = ""
+
+
+METHODS: dict[str, MethodEntry] = {
+    "ec": MethodEntry("ec_neuro.strategies.ec:EC", ("ei-rsnn",),
+                      "Evolving Connectivity: NES over the probabilities of 1-bit E/I connections"),
+}
+
+
+@dataclass(frozen=True)
+class NetworkEntry:
+    """A network kind: its spec class (frozen, validated, `from_dict`) and the backends that run it."""
+
+    spec: str
+    backends: tuple[str, ...]
+    summary: str = ""
+
+
+NETWORKS: dict[str, NetworkEntry] = {
+    "ei-rsnn": NetworkEntry("ec_neuro.spec:NetworkSpec", ("numpy", "lava-sim", "brian2"),
+                            "the E/I CUBA-LIF recurrent network of EC, every connection one bit"),
 }
 
 # export format -> writer target
@@ -157,4 +181,24 @@ def make_backend(name: str, **options: Any) -> Any:
 
 
 def method_class(name: str) -> Any:
-    return load(lookup(METHODS, "method", name), f"method {name!r}")
+    return load(lookup(METHODS, "method", name).target, f"method {name!r}")
+
+
+def network_spec(d: Mapping[str, Any]) -> Any:
+    """The spec of the network kind d["kind"] (default ei-rsnn) from its fields."""
+    fields = dict(d)
+    kind = fields.pop("kind", "ei-rsnn")
+    entry = lookup(NETWORKS, "network", kind)
+    return load(entry.spec, f"network {kind!r}").from_dict(fields)
+
+
+def check_combination(method: str, network: str, backend: str) -> None:
+    """Refuse, in one line listing what works, a method that does not train this network, or a backend that
+    does not run it."""
+    m, n = lookup(METHODS, "method", method), lookup(NETWORKS, "network", network)
+    if network not in m.networks:
+        pairs = "; ".join(f"{k}: {', '.join(v.networks)}" for k, v in METHODS.items())
+        raise UserError(f"method {method!r} does not train network {network!r}. Supported: {pairs}", "method")
+    if backend not in n.backends:
+        raise UserError(f"network {network!r} runs on {', '.join(n.backends)}, not on backend {backend!r}",
+                        "backend")

@@ -192,14 +192,14 @@ def episode_spikes(net: Any, steps: int, seed: int, precision: str = "float", ba
     return np.asarray(tr.s[:, 0])
 
 
-def plot_run(run_dir: str | Path, out: str | Path | None = None, steps: int = 200, seed: int = 0,
+def plot_run(run_dir: Any, out: str | Path | None = None, steps: int = 200, seed: int = 0,
              backend: str = "numpy", backend_options: dict[str, Any] | None = None) -> list[Path]:
     """Draw a run's PNGs into `out` (default RUN_DIR/plots): learning_curves (metrics.jsonl), raster (best.npz on
     one episode of `steps` control steps at most, environment seed `seed`, in the run's precision on
     `backend`), rho_hist (checkpoint.npz) and connectivity (the deployed 1-bit matrices); returns their paths."""
     from .. import files
     from ..deploy.deployed import load_run
-    rd = Path(run_dir)
+    rd = Path(getattr(run_dir, "path", run_dir))  # a Run or its directory
     if not rd.is_dir():
         raise UserError(f"{rd}: no such run directory")
     for name, val, low in (("steps", steps, 1), ("seed", seed, 0)):

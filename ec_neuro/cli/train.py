@@ -19,6 +19,7 @@ CHANGEABLE_ON_RESUME = ("generations", "workers")
 @click.option("--task", help="a task of ours (`ecneuro tasks`), any gymnasium id, or pkg.module:Class  "
                              "[default: CartPole-v1]")
 @click.option("--method", type=click.Choice(list(registry.METHODS)), help="training method  [default: ec]")
+@click.option("--network", type=click.Choice(list(registry.NETWORKS)), help="network kind  [default: ei-rsnn]")
 @click.option("--backend", help=f"where networks run: {backend_help()}  [default: numpy]")
 @click.option("--precision", type=click.Choice(PRECISIONS), help="float, or Loihi-2 fixed point  "
                                                                   "[default: the backend's, in brackets above]")
@@ -36,7 +37,7 @@ CHANGEABLE_ON_RESUME = ("generations", "workers")
 @click.option("--run-dir", type=click.Path(), help="where to write the run  [default: runs/<task>-<time>]")
 @click.option("--resume", "resume_dir", type=click.Path(), help="continue (or extend) the run in this directory")
 @click.option("--print-config", is_flag=True, help="print the fully resolved config as TOML and exit")
-def train(task, method, backend, precision, population, generations, seed, workers, config_file, overrides,
+def train(task, method, network, backend, precision, population, generations, seed, workers, config_file, overrides,
           backend_options, run_dir, resume_dir, print_config) -> None:  # type: ignore[no-untyped-def]
     """Evolve a network on a task; the deterministic network (rho > 0.5 for EC) is the headline.
 
@@ -48,6 +49,7 @@ def train(task, method, backend, precision, population, generations, seed, worke
                     generations=generations, seed=seed, workers=workers)
     if resume_dir:
         given = [k for k, v in settings.items() if v is not None and k not in CHANGEABLE_ON_RESUME]
+        given += ["network"] * bool(network)
         given += ["config"] * bool(config_file) + ["set"] * bool(overrides) + ["backend-option"] * bool(
             backend_options) + ["run-dir"] * bool(run_dir) + ["print-config"] * print_config
         if given:
@@ -57,6 +59,8 @@ def train(task, method, backend, precision, population, generations, seed, worke
     else:
         if backend_options:
             settings["backend_options"] = parse_pairs(backend_options, "--backend-option")
+        if network:
+            overrides = (f"network.kind={network}", *overrides)
         cfg = resolve(settings, file=config_file, overrides=list(overrides))
         if print_config:
             click.echo(to_toml(cfg.to_dict()))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -200,7 +201,7 @@ def _assemble(meta: dict[str, Any], dt: float, K: int, tau_syn: float, tau_mem: 
     base = NetworkSpec(n_obs=n_obs, n_act=n_act, n_neurons=n, exc_ratio=n_exc / n, neuron=neuron)
     if base.n_exc != n_exc:
         raise UserError(f"NIR graph: {n_exc} excitatory of {n} neurons cannot be written as round(exc_ratio * N)")
-    mk = lambda **kw: NetworkSpec(**{**base.to_dict(), "neuron": neuron, **kw})  # noqa: E731
+    mk = lambda **kw: NetworkSpec.from_dict({**base.to_dict(), "neuron": asdict(neuron), **kw})  # noqa: E731
     scales = {}
     for name, target, prop in (("in_scale", R_in, "R_in"), ("rec_scale", R, "R"), ("out_scale", R_out, "R_out")):
         if target <= 0:

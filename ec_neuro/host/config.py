@@ -15,7 +15,6 @@ from typing import Any, Mapping
 from .. import registry
 from ..compilers.common import PRECISIONS
 from ..errors import UserError, did_you_mean
-from ..spec import NetworkSpec
 from ..tasks.resolve import TaskRef, resolve as resolve_task
 
 MAX_POPULATION = 1 << 20
@@ -58,6 +57,12 @@ class TrainConfig:
                 raise UserError(f"{name} must be a table of settings, got {getattr(self, name)!r}", name)
         if not isinstance(self.task, str):
             raise UserError(f"task must be a task name, got {self.task!r}", "task")
+
+    @property
+    def network_kind(self) -> str:
+        kind = self.network.get("kind", "ei-rsnn")
+        registry.lookup(registry.NETWORKS, "network", kind)
+        return kind
 
     @property
     def task_ref(self) -> TaskRef:
@@ -169,13 +174,14 @@ def complete(cfg: TrainConfig) -> TrainConfig:
         n_obs, n_act = int(task.n_obs), int(task.n_act)
     finally:
         task.close()
-    net = dict(cfg.network)
+    net = {"kind": cfg.network_kind, **cfg.network}
     for name, val in (("n_obs", n_obs), ("n_act", n_act)):
         if net.get(name, val) != val:
             raise UserError(f"network.{name}={net[name]} does not match task {cfg.task}, which has {val}",
                             f"network.{name}")
         net[name] = val
-    spec = NetworkSpec.from_dict(net)
+    registry.check_combination(cfg.method, net["kind"], cfg.backend)
+    spec = registry.network_spec(net)
     params = cfg.strategy_params()
     options = registry.backend_options(cfg.backend, cfg.backend_options)
     precisions = registry.BACKENDS[cfg.backend].precisions

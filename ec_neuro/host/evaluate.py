@@ -28,7 +28,8 @@ def evaluate(source: Any, episodes: int = 20, backend: str = "numpy", precision:
     """Run `episodes` fresh episodes of the network (a Deployed, Run, run directory or .npz) and summarise them.
 
     precision defaults to the one the network was trained in; returns {task, backend, precision, episodes,
-    mean, std, min, max, mean_length, solved (None when the task has no threshold), threshold, returns,
+    mean, std, min, max, mean_length, solved (None when the task has no threshold or the episodes are fewer than
+    its definition needs), threshold, returns,
     lengths, and the task's own per-episode figures}."""
     net = as_network(source)
     if not isinstance(episodes, int) or isinstance(episodes, bool) or not 1 <= episodes <= MAX_EPISODES:
@@ -64,7 +65,7 @@ def evaluate(source: Any, episodes: int = 20, backend: str = "numpy", precision:
             "mean": float(returns.mean()), "std": float(returns.std()), "min": float(returns.min()),
             "max": float(returns.max()), "mean_length": float(lengths.mean()), "max_steps": int(env.max_steps),
             "threshold": threshold, "solved_episodes": need,
-            "solved": None if threshold is None else bool(episodes >= need and returns.mean() >= threshold),
+            "solved": None if threshold is None or episodes < need else bool(returns.mean() >= threshold),
             "returns": returns.tolist(), "lengths": lengths.tolist(), "bias_saturated": low.bias_saturated,
         }
         out.update({k: v.tolist() for k, v in env.metrics().items()})

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import registry
 from ..compilers.common import Lowered, lower
 from ..sample.masks import initial_v
-from ..spec import NetworkSpec
 from ..strategies.base import Population
 from ..tasks.resolve import TaskRef
 from .normalizer import normalise
@@ -98,7 +98,7 @@ class TaskLoop:
 
 def run_request(req: EvalRequest, backend: Any, task: Any) -> EvalResult:
     """Evaluate the request's slots on `backend` with `task`; a diverged member gives NaN fitness, not a crash."""
-    spec = NetworkSpec.from_dict(req.spec)
+    spec = registry.network_spec(req.spec)
     pop = req.population
     low = lower(spec, pop.masks(spec, req.slots), req.precision)
     program = backend.compile(low)

@@ -20,7 +20,6 @@ from .. import files, registry
 from ..errors import UserError
 from ..deploy import deployed
 from ..sample.masks import Masks
-from ..spec import NetworkSpec
 from . import checkpoint as ckpt
 from .config import TrainConfig, complete, resolve
 from .normalizer import RunningNorm
@@ -120,7 +119,7 @@ def resume(run_dir: str | Path, generations: int | None = None, progress: Progre
 
 
 def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Progress) -> Run:
-    spec = NetworkSpec.from_dict(cfg.network)
+    spec = registry.network_spec(cfg.network)
     strategy = registry.method_class(cfg.method).for_network(spec, cfg.population, cfg.strategy_params())
     if ck is None:
         state, norm = strategy.init(cfg.seed), RunningNorm.empty(spec.n_obs)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import UserError
 
@@ -82,6 +82,8 @@ class NetworkSpec:
     out_scale: float = 5.0   # R_out = out_scale * sqrt(1 / (0.5 * N))
     neuron: NeuronParams = field(default_factory=NeuronParams)
 
+    kind: ClassVar[str] = "ei-rsnn"
+
     def __post_init__(self) -> None:
         for name in ("n_obs", "n_act", "n_neurons"):
             val = getattr(self, name)
@@ -130,11 +132,13 @@ class NetworkSpec:
         return sum(a * b for a, b in self.group_shapes.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"kind": self.kind, **asdict(self)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "NetworkSpec":
         d = dict(d)
+        kind = d.pop("kind", cls.kind)
+        _check(kind == cls.kind, "network.kind", f"is {kind!r}; this spec describes {cls.kind!r}")
         neuron = d.pop("neuron", {}) or {}
         known = {f.name for f in fields(cls)}
         extra = set(d) - known
