@@ -60,3 +60,13 @@ def test_a_lucky_network_does_not_end_the_run(tmp_path: Path) -> None:
     assert got[-1]["generation"] == 29  # training went on to the end
     assert all("confirmed" not in r for r in got if r["det_return"] != 1.0)  # confirmation only at the target
     assert not (run.network.meta.get("confirmed") or {}).get("solved")
+
+
+def test_members_play_several_episodes_and_score_their_mean(tmp_path: Path) -> None:
+    """episodes=E: every member plays E episodes at once (one network copy each, common seeds across members)."""
+    from ec_neuro.host.rollout import env_seed
+    run = ecn.train(**{**SETTINGS, "generations": 3, "target_return": None}, episodes=5, run_dir=tmp_path / "e5")
+    fit = [json.loads(line)["fitness"] for line in (run.path / "fitness.jsonl").read_text().splitlines()]
+    for gen, row in enumerate(fit):
+        want = np.mean([env_seed(4, gen, -1, e) % 10 < 3 for e in range(5)])
+        assert row == [want] * 4, (gen, row, want)

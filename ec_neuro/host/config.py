@@ -30,6 +30,7 @@ class TrainConfig:
     generations: int = 60
     seed: int = 0
     workers: int = 1
+    episodes: int = 1                   # episodes each member plays per generation (its fitness: their mean)
     det_episodes: int = 2               # deterministic-network episodes per generation (the headline return)
     target_return: float | None = None  # once the deterministic return reaches it, confirm; stop when confirmed
     confirm_episodes: int | None = None  # fresh episodes whose mean must reach target_return (0: stop without);
@@ -47,7 +48,7 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}", "precision")
         for name, low, high in (("population", 2, MAX_POPULATION), ("generations", 1, 10**9), ("workers", 1, 1024),
-                                ("det_episodes", 1, 10**6), ("seed", 0, 2**63 - 1)):
+                                ("episodes", 1, 10**6), ("det_episodes", 1, 10**6), ("seed", 0, 2**63 - 1)):
             val = getattr(self, name)
             if not isinstance(val, int) or isinstance(val, bool) or not low <= val <= high:
                 raise UserError(f"{name} must be an integer from {low} to {high}, got {val!r}", name)

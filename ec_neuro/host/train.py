@@ -143,7 +143,7 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
             t0 = time.perf_counter()
             pop = strategy.ask(state)
             res = workers.evaluate(EvalRequest(pop, cfg.network, task, cfg.backend, cfg.backend_options,
-                                               cfg.precision, norm.mean, norm.std, slots))
+                                               cfg.precision, norm.mean, norm.std, slots, cfg.episodes))
             fit, det = res.fitness[:P], res.fitness[P:]
             mean_obs, std_obs = norm.mean, norm.std
             state, smetrics = strategy.tell(state, pop, fit)
