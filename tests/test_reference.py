@@ -120,3 +120,23 @@ def test_float_equals_reference(case: int) -> None:
     np.testing.assert_array_equal(trace.s[:, 0], s)
     np.testing.assert_array_equal(trace.u[:, 0], u)
     np.testing.assert_array_equal(trace.v[:, 0], v)
+
+
+@pytest.mark.parametrize("P, K, N", [(1, 2, 256), (3, 7, 40), (130, 5, 33)])  # odd K: the unrolled tail; P >= 128: parallel
+def test_input_current_equals_reference(P: int, K: int, N: int) -> None:
+    """i_in[p, j] = R_in * sum_k T[p, k, j] * x[p, k] as one float64 sum per neuron, k ascending, in Python."""
+    from ec_neuro.compilers import codec
+    from ec_neuro.compilers.common import ternary
+    rng = np.random.default_rng(K)
+    W_in = (rng.random((P, 2 * K, N)) < 0.5).astype(np.uint8)
+    x = rng.normal(size=(P, K)) * 3
+    x[:, 0] = 0.0
+    out = np.empty((P, N))
+    codec.input_current(ternary(W_in, K), x, 0.37, out)
+    T = W_in[:, :K].astype(int) - W_in[:, K:].astype(int)
+    for p in range(0, P, max(1, P // 4)):
+        for j in range(N):
+            acc = 0.0
+            for k in range(K):
+                acc += T[p, k, j] * float(x[p, k])
+            assert out[p, j] == 0.37 * acc
