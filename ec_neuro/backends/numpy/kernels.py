@@ -34,10 +34,13 @@ def _synaptic_counts(Wp, sgn, idx, m, cnt):
     cnt[:] = 0
     for t in range(m):
         i = idx[t]
-        s = sgn[i]
         row = Wp[i]
-        for j in range(cnt.shape[0]):
-            cnt[j] += s * np.int32(row[j])
+        if sgn[i] > 0:  # an add or a subtract per row, not a multiply per synapse
+            for j in range(cnt.shape[0]):
+                cnt[j] += row[j]
+        else:
+            for j in range(cnt.shape[0]):
+                cnt[j] -= row[j]
 
 
 @njit(inline="always")
@@ -51,17 +54,24 @@ def _scratch(N, spk_row, sgn):
 
 
 @njit(inline="always")
-def _fire(j, uu, vv, vth, sgn, up, vp, fl, cp, rp, a_out, c_out):
-    """Neuron j after its update (u -> uu, v -> vv): spike v > vth, reset to 0, count, flag, and the readout
-    r = r*a_out + c_out*s, branch-free (both precisions)."""
+def _fire(j, uu, vv, vth, up, vp, fl):
+    """Neuron j after its update (u -> uu, v -> vv): spike v > vth, reset to 0, flag (both precisions)."""
     z = vv > vth
-    s = sgn[j] if z else 0
     up[j] = uu
     vp[j] = 0 if z else vv
     fl[j] = 1 if z else 0
-    cp[j] += 1 if z else 0
-    rr = rp[j] * a_out
-    rp[j] = rr + c_out * s
+
+
+@njit(inline="always")
+def _readout(fl, csgn, cp, rp, a_out):
+    """The second pass of a substep, from the flags: count, and the readout r = r*a_out + c_out*s with
+    csgn = c_out*sign (c_out*s is +-c_out or +0.0, exactly as the product).  Kept out of the update loop:
+    LLVM vectorises two short loops over few arrays where one long one needs too many run-time alias checks."""
+    for j in range(cp.shape[0]):
+        z = fl[j]
+        cp[j] += z
+        rr = rp[j] * a_out
+        rp[j] = rr + (csgn[j] if z else 0.0)
 
 
 @njit(inline="always")
@@ -84,6 +94,7 @@ def run_float(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
     P, N = u.shape
     recording = rec_u.shape[0] > 0
     sgn = np.where(np.arange(N) < n_exc, 1, -1).astype(np.int32)
+    csgn = c_out * sgn
     for p in prange(P):
         if not active[p]:
             continue
@@ -97,7 +108,8 @@ def run_float(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
                 vv = vp[j] * decay_v
                 vv = vv + uu
                 vv = vv + bp[j]
-                _fire(j, uu, vv, vth, sgn, up, vp, fl, cp, rp, a_out, c_out)
+                _fire(j, uu, vv, vth, up, vp, fl)
+            _readout(fl, csgn, cp, rp, a_out)
             _finish(p, k, fl, sgn, spk, rec_u, rec_v, rec_s, u, v, recording, k == K - 1)
 
 
@@ -105,7 +117,7 @@ def run_float(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
 def _trunc_decay(x, d):
     """trunc0(x * d / 4096): Lava's sign(x*d) * (|x*d| >> 12)."""
     y = x * d
-    return (y >> 12) if y >= 0 else -((-y) >> 12)
+    return (y + ((y >> 63) & 4095)) >> 12  # y >= 0: y >> 12; y < 0: ceil(y / 4096) = -((-y) >> 12)
 
 
 @_dispatch
@@ -116,6 +128,7 @@ def run_fixed(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
     umax = 1 << 23
     vmax = (1 << 23) - 1
     sgn = np.where(np.arange(N) < n_exc, 1, -1).astype(np.int32)
+    csgn = c_out * sgn
     for p in prange(P):
         if not active[p]:
             continue
@@ -131,5 +144,6 @@ def run_fixed(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
                 uu = (uu + 2 * umax) if uu <= -umax else uu
                 vv = _trunc_decay(vp[j], decay_v) + uu + bp[j]
                 vv = min(vmax, max(-vmax, vv))
-                _fire(j, uu, vv, vth, sgn, up, vp, fl, cp, rp, a_out, c_out)
+                _fire(j, uu, vv, vth, up, vp, fl)
+            _readout(fl, csgn, cp, rp, a_out)
             _finish(p, k, fl, sgn, spk, rec_u, rec_v, rec_s, u, v, recording, k == K - 1)
