@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
+from numba import njit
 
 from ..errors import UserError
 from ..sample.masks import Masks, deterministic_flat, sample_flat
@@ -62,11 +63,16 @@ class ECPopulation(Population):
 
     method: ClassVar[str] = "ec"
 
-    def member(self, index: int) -> np.ndarray:
-        """theta_index as a bool vector (D,); index >= size gives the deterministic network."""
+    def member(self, index: int, out: np.ndarray | None = None) -> np.ndarray:
+        """theta_index as a bool vector (D,), written into `out` if given; index >= size gives the deterministic
+        network."""
         if index >= self.size:
-            return self.deterministic()
-        return sample_flat(self.center, self.seed, self.generation, int(index))
+            det = self.deterministic()
+            if out is None:
+                return det
+            out[:] = det
+            return out
+        return sample_flat(self.center, self.seed, self.generation, int(index), out)
 
     def deterministic(self) -> np.ndarray:
         return deterministic_flat(self.center)
@@ -74,7 +80,16 @@ class ECPopulation(Population):
     def masks(self, spec: NetworkSpec, indices: np.ndarray | list[int] | None = None) -> Masks:
         """The masks of members `indices` (default: all), shaped for `spec`."""
         idx = range(self.size) if indices is None else indices
-        return Masks.stack(spec, [self.member(int(i)) for i in idx])
+        if self.center.shape[0] != spec.n_connections:
+            raise ValueError(f"mask length {self.center.shape[0]} does not match the network ({spec.n_connections} connections)")
+        return Masks.build(spec, [int(i) for i in idx], self.member)
+
+
+@njit(cache=True, nogil=True)
+def _accumulate(acc, ui, theta):
+    """acc += ui * theta in place, one pass (the same sums as numpy's: ui * 0 adds +-0, which changes nothing)."""
+    for d in range(acc.shape[0]):
+        acc[d] += ui if theta[d] else 0.0
 
 
 class EC:
@@ -109,9 +124,10 @@ class EC:
         f = check_told(state, population, fitness, state.rho)
         u = centred_ranks(f)
         acc = np.zeros(self.n)
+        theta = np.empty(self.n, np.bool_)
         for i, ui in enumerate(u):
             if ui != 0.0:
-                acc += ui * population.member(i)
+                _accumulate(acc, ui, population.member(i, theta))
         g = acc / len(u) - state.rho * u.mean()
         step, opt = ascend(self.params.optimizer, self.params.lr, g, state.opt)
         rho = np.clip(state.rho + step, self.params.eps, 1.0 - self.params.eps)
