@@ -165,3 +165,17 @@ def test_cli_nir_consumer_and_precision_options(nets, tmp_path):
     assert res.returncode == 2 and "apply to --format nir" in res.stderr
     res = cli("--format", "nir", "--nir-consumer", "jax", "--output", str(tmp_path / "c.nir"))
     assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_a_fixed_point_run_exports_as_fixed_point(nets, tmp_path):
+    """The run's precision is the default: a `--precision fixed` (or lava-sim) run is not exported as the float net."""
+    run = tmp_path / "run"
+    run.mkdir()
+    save(run / "best.npz", nets["random1"])
+    (run / "config.json").write_text(json.dumps({"precision": "fixed"}))
+    assert nir.read(str(export(run, "nir", tmp_path / "a.nir"))).metadata["precision"] == "fixed"
+    assert nir.read(str(export(run, "nir", tmp_path / "b.nir", precision="float"))).metadata["precision"] == "float"
+    res = subprocess.run([sys.executable, "-m", "ec_neuro", "export", str(run), "--format", "nir", "--output",
+                          str(tmp_path / "c.nir")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert nir.read(str(tmp_path / "c.nir")).metadata["precision"] == "fixed"
