@@ -103,6 +103,7 @@ FORMATS: dict[str, str] = {
     "nir": "ec_neuro.deploy.nir:write",
     "loihi": "ec_neuro.deploy.loihi:write",
     "npz": "ec_neuro.deploy.npz:write",
+    "netx": "ec_neuro.deploy.netx:write",   # lava-dl's netx HDF5 (runs with netx.hdf5.Network, extra [dl])
 }
 
 # `ecneuro bench --suite NAME` -> run(quick) target
