@@ -17,7 +17,8 @@ Parts, at Humanoid-v5 sizes (348 obs -> 256 neurons -> 17 actions, 33 substeps):
   tell              EC.tell (regenerates every member)
 
 usage: python scripts/ecperf_compare.py [--base main] [--population 1024] [--rounds 5] [--threads N]
-       [--skip ask,tell]   (run from the repository root; ~2-4 min at P = 1,024 on a quiet 2-core machine)
+       [--skip ask,tell]
+       (run from the repository root; ~2-4 min at P = 1,024 on a quiet 2-core machine)
 """
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def main() -> None:
     ap.add_argument("--population", type=int, default=1024)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="numba threads (default: numba's default)")
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: ask, tell, sample")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: input, substeps, control, sample, "
+                    "ask, tell")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
@@ -177,13 +179,14 @@ def main() -> None:
 
     # --- timing, interleaved -----------------------------------------------------------------------------
     for rnd in range(args.rounds):
-        timeit("input current", {tag: (lambda tag=tag: input_current(tag)) for tag in mods})
-        for prec in ("float", "fixed"):
+        if "input" not in skip:
+            timeit("input current", {tag: (lambda tag=tag: input_current(tag)) for tag in mods})
+        for prec in () if "substeps" in skip else ("float", "fixed"):
             sts_k = {tag: substep_state(tag, prec)[1] for tag in mods}
             for tag in mods:
                 substeps(tag, prec, sts_k[tag])  # leave the start transient
             timeit(f"substeps {prec}", {tag: (lambda tag=tag: substeps(tag, prec, sts_k[tag])) for tag in mods})
-        for prec in ("float", "fixed"):
+        for prec in () if "control" in skip else ("float", "fixed"):
             timeit(f"control step {prec}", {tag: (lambda tag=tag: control_steps(tag, prec)) for tag in mods})
         if "sample" not in skip:
             timeit("sample one member", {tag: (lambda tag=tag: [sample_flat[tag](rho, 0, rnd, i) for i in range(8)])

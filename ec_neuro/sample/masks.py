@@ -7,15 +7,23 @@ process boundary: every worker regenerates the masks it evaluates, whatever the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..spec import NetworkSpec
 
 MASK_STREAM = 0  # sub-stream of a member's key used for its connection masks
 INIT_STREAM = 1  # sub-stream of a member's key used for its initial membrane potentials
+
+# Philox4x32-10 (Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy as 1, 2, 3", SC 2011; the
+# Random123 constants), the counter-based generator of cuRAND and Random123: word q of block b of a member's
+# stream is Philox(counter (b, 0, 0, 0), key)[q].  tests/test_strategy.py checks the Random123 answers.
+_M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
+_W0, _W1 = 0x9E3779B9, 0xBB67AE85
+_LO, _S32 = np.uint64(0xFFFFFFFF), np.uint64(32)
+_ROUNDS = 10
+_CHUNK = 1024  # blocks per pass: 4 x 1024 words of scratch stay in L1
 _TWO_M32 = 2.0**-32
 
 
@@ -24,30 +32,76 @@ def member_rng(seed: int, generation: int, index: int, stream: int = 0) -> np.ra
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, generation, index, stream])))
 
 
-def member_bits(seed: int, generation: int, index: int, n: int, stream: int = MASK_STREAM) -> np.ndarray:
-    """n uint32 from SFC64 keyed by (seed, generation, index, stream): the halves of ceil(n/2) raw 64-bit
-    outputs, low half first (SFC64 random_raw is 4-5x faster than PCG64 float64 uniforms, measured)."""
-    bg = np.random.SFC64(np.random.SeedSequence([seed, generation, index, stream]))
-    return bg.random_raw((n + 1) // 2).view(np.uint32)[:n]
+def member_key(seed: int, generation: int, index: int, stream: int = MASK_STREAM) -> np.ndarray:
+    """A member's Philox round keys, (2, 10) uint64 holding 32-bit words: the key (2 words from
+    SeedSequence([seed, generation, index, stream])) and its 9 Weyl bumps."""
+    k0, k1 = (int(k) for k in np.random.SeedSequence([seed, generation, index, stream]).generate_state(2, np.uint32))
+    ks = np.empty((2, _ROUNDS), np.uint64)
+    for r in range(_ROUNDS):
+        ks[0, r], ks[1, r] = k0, k1
+        k0, k1 = (k0 + _W0) & 0xFFFFFFFF, (k1 + _W1) & 0xFFFFFFFF
+    return ks
+
+
+@njit(inline="always")
+def _philox(c0, c1, c2, c3, ks):
+    """Philox4x32 over `ks`'s rounds; 32-bit words held in uint64 (the products are exact)."""
+    for r in range(_ROUNDS):
+        p0 = _M0 * (c0 & _LO)  # the mask tells LLVM the words are 32-bit: vpmuludq, not vpmullq
+        p1 = _M1 * (c2 & _LO)
+        c0, c1, c2, c3 = (p1 >> _S32) ^ c1 ^ ks[0, r], p1 & _LO, (p0 >> _S32) ^ c3 ^ ks[1, r], p0 & _LO
+    return c0, c1, c2, c3
 
 
 @njit(cache=True, nogil=True)
-def _bernoulli(bits, rho, out):
-    """out[d] = bits[d] / 2^32 < rho[d] (exact: the product by 2^-32 rounds nothing); P(1) = ceil(rho 2^32) / 2^32."""
-    for d in range(out.shape[0]):
-        out[d] = np.float64(bits[d]) * _TWO_M32 < rho[d]
+def philox4x32(ctr, ks):
+    """One Philox4x32-10 block: counter (4,) and round keys (2, 10) -> (4,) uint64 words (for the tests)."""
+    w = _philox(np.uint64(ctr[0]), np.uint64(ctr[1]), np.uint64(ctr[2]), np.uint64(ctr[3]), ks)
+    return np.array([w[0], w[1], w[2], w[3]], np.uint64)
+
+
+@njit(cache=True, nogil=True)
+def _sample_blocks(ks, rho, b0, b1, out, w):
+    """theta_d = u_d < rho_d with u_d = word / 2^32 (exact), for the connections of Philox blocks b0..b1-1:
+    word q of block b is connection d = q*NB + b, NB = ceil(D/4).  w: (4, >= b1-b0) uint32 scratch.
+    The one definition of a member's masks: sample_flat, the population sampler and tell all call it."""
+    D = rho.shape[0]
+    NB = (D + 3) // 4
+    z = np.uint64(0)
+    n = b1 - b0
+    for i in range(n):
+        w0, w1, w2, w3 = _philox(np.uint64(b0 + i), z, z, z, ks)
+        w[0, i] = w0
+        w[1, i] = w1
+        w[2, i] = w2
+        w[3, i] = w3
+    for q in range(4):
+        lo = q * NB + b0
+        hi = min(q * NB + b1, D)
+        wq = w[q]
+        for d in range(lo, hi):
+            out[d] = np.float64(wq[d - lo]) * _TWO_M32 < rho[d]
+
+
+@njit(cache=True, nogil=True)
+def _sample_member(ks, rho, out):
+    """Every connection of one member (chunks of _CHUNK blocks)."""
+    NB = (rho.shape[0] + 3) // 4
+    w = np.empty((4, _CHUNK), np.uint32)
+    for b0 in range(0, NB, _CHUNK):
+        _sample_blocks(ks, rho, b0, min(b0 + _CHUNK, NB), out, w)
 
 
 def sample_flat(rho: np.ndarray, seed: int, generation: int, index: int, out: np.ndarray | None = None) -> np.ndarray:
     """theta ~ Bernoulli(rho) for one member, as a bool vector of length D (written into `out` if given).
 
-    The one definition of a member's masks (ask, tell and every worker call it): uniform u = b / 2^32 from
-    the member's 32-bit stream `member_bits`, theta_d = u_d < rho_d.
+    theta_d = u_d < rho_d, u_d a 32-bit uniform of the member's Philox stream (`_sample_blocks`), so
+    P(theta_d = 1) = ceil(rho_d 2^32) / 2^32.
     """
     rho = np.ascontiguousarray(rho, dtype=np.float64)
     if out is None:
         out = np.empty(rho.shape[0], np.bool_)
-    _bernoulli(member_bits(seed, generation, index, rho.shape[0]), rho, out)
+    _sample_member(member_key(seed, generation, index), rho, out)
     return out
 
 
@@ -74,29 +128,9 @@ class Masks:
     def groups(self) -> dict[str, np.ndarray]:
         return {"W_in": self.W_in, "W_h": self.W_h, "W_out": self.W_out}
 
-    @staticmethod
-    def build(spec: NetworkSpec, keys: list[int], fill: Callable[[int, np.ndarray], object]) -> "Masks":
-        """Population masks of members `keys`: fill(key, out) writes a member's flat bool vector into out.
-
-        Each distinct key is filled once (a slot's episodes repeat it) into one reused buffer, then split
-        into the groups: no (P, D) temporary and no second copy of the population.
-        """
-        D = sum(a * b for a, b in spec.group_shapes.values())
-        out = {name: np.empty((len(keys), a, b), np.uint8) for name, (a, b) in spec.group_shapes.items()}
-        buf = np.empty(D, np.bool_)
-        first: dict[int, int] = {}
-        for row, key in enumerate(keys):
-            if key in first:
-                for arr in out.values():
-                    arr[row] = arr[first[key]]
-                continue
-            first[key] = row
-            fill(key, buf)
-            flat, start = buf.view(np.uint8), 0
-            for name, (a, b) in spec.group_shapes.items():
-                out[name][row] = flat[start:start + a * b].reshape(a, b)
-                start += a * b
-        return Masks(**out)
+    def take(self, rows: np.ndarray | list[int]) -> "Masks":
+        """Members `rows` of this population (copies, contiguous)."""
+        return Masks(*(np.ascontiguousarray(g[np.asarray(rows, dtype=np.intp)]) for g in self.groups().values()))
 
     @staticmethod
     def stack(spec: NetworkSpec, flats: list[np.ndarray]) -> "Masks":
@@ -112,12 +146,74 @@ class Masks:
 
 
 
-def sample(spec: NetworkSpec, rho: np.ndarray, seed: int, generation: int, indices: np.ndarray) -> Masks:
-    """Masks of the members `indices` of one generation."""
+def member_keys(seed: int, generation: int, indices: np.ndarray | list[int]) -> np.ndarray:
+    """(M, 2, 10) Philox round keys of members `indices` (see member_key)."""
+    return np.stack([member_key(seed, generation, int(i)) for i in indices]) if len(indices) else \
+        np.empty((0, 2, _ROUNDS), np.uint64)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _sample_population(keys, rho, W_in, W_h, W_out):
+    """Member m's masks (keys[m]) into W_in[m], W_h[m], W_out[m]: the flat vector W_in | W_h | W_out."""
+    D = rho.shape[0]
+    a = W_in.shape[1] * W_in.shape[2]
+    b = W_h.shape[1] * W_h.shape[2]
+    c = W_out.shape[1] * W_out.shape[2]
+    for m in prange(keys.shape[0]):
+        buf = np.empty(D, np.bool_)
+        _sample_member(keys[m], rho, buf)
+        fi, fh, fo = W_in[m].reshape(a), W_h[m].reshape(b), W_out[m].reshape(c)
+        for d in range(a):
+            fi[d] = buf[d]
+        for d in range(b):
+            fh[d] = buf[a + d]
+        for d in range(c):
+            fo[d] = buf[a + b + d]
+
+
+def sample(spec: NetworkSpec, rho: np.ndarray, seed: int, generation: int, indices: np.ndarray | list[int]) -> Masks:
+    """Masks of the members `indices` of one generation (sample_flat's, split into the groups), members in
+    parallel (numba threads); a repeated index is sampled once."""
     if rho.shape[0] != spec.n_connections:
         raise ValueError(f"mask length {rho.shape[0]} does not match the network ({spec.n_connections} connections)")
-    rho = np.ascontiguousarray(rho, dtype=np.float64)
-    return Masks.build(spec, [int(i) for i in indices], lambda i, out: sample_flat(rho, seed, generation, i, out))
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+    uniq, rows = np.unique(idx, return_inverse=True)
+    out = {name: np.empty((len(uniq), a, b), np.uint8) for name, (a, b) in spec.group_shapes.items()}
+    _sample_population(member_keys(seed, generation, uniq), np.ascontiguousarray(rho, dtype=np.float64),
+                       out["W_in"], out["W_h"], out["W_out"])
+    masks = Masks(**out)
+    return masks if np.array_equal(uniq, idx) else masks.take(rows)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _accumulate(keys, weights, rho, acc):
+    """acc[d] += weights[m] * theta_m[d] for m ascending (a select: weight or 0.0, the same sum), every d;
+    blocks of connections in parallel, so the sums are the same whatever the number of threads."""
+    D = rho.shape[0]
+    NB = (D + 3) // 4
+    for c in prange((NB + _CHUNK - 1) // _CHUNK):
+        b0 = c * _CHUNK
+        b1 = min(b0 + _CHUNK, NB)
+        w = np.empty((4, _CHUNK), np.uint32)
+        theta = np.empty(D, np.bool_)  # only this chunk's connections are written and read
+        for m in range(keys.shape[0]):
+            _sample_blocks(keys[m], rho, b0, b1, theta, w)
+            wm = weights[m]
+            for q in range(4):
+                lo, hi = q * NB + b0, min(q * NB + b1, D)
+                a, t = acc[lo:hi], theta[lo:hi]
+                for j in range(hi - lo):
+                    a[j] += wm if t[j] else 0.0
+
+
+def accumulate(rho: np.ndarray, seed: int, generation: int, indices: np.ndarray | list[int],
+               weights: np.ndarray) -> np.ndarray:
+    """sum_i weights[i] * theta_indices[i] (D,) float64, summed in the order given: equal bit for bit to
+    looping `acc += w * sample_flat(rho, seed, generation, i)`, without materialising any member."""
+    acc = np.zeros(rho.shape[0])
+    _accumulate(member_keys(seed, generation, indices), np.ascontiguousarray(weights, dtype=np.float64),
+                np.ascontiguousarray(rho, dtype=np.float64), acc)
+    return acc
 
 
 def random_masks(spec: NetworkSpec, population: int, seed: int, p: float = 0.5) -> Masks:

@@ -16,10 +16,9 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
 
 from ..errors import UserError
-from ..sample.masks import Masks, deterministic_flat, sample_flat
+from ..sample.masks import Masks, accumulate, deterministic_flat, sample, sample_flat
 from ..spec import NetworkSpec
 from .base import Population, centred_ranks, check_told
 from .optim import OptState, ascend
@@ -63,33 +62,29 @@ class ECPopulation(Population):
 
     method: ClassVar[str] = "ec"
 
-    def member(self, index: int, out: np.ndarray | None = None) -> np.ndarray:
-        """theta_index as a bool vector (D,), written into `out` if given; index >= size gives the deterministic
-        network."""
+    def member(self, index: int) -> np.ndarray:
+        """theta_index as a bool vector (D,); index >= size gives the deterministic network."""
         if index >= self.size:
-            det = self.deterministic()
-            if out is None:
-                return det
-            out[:] = det
-            return out
-        return sample_flat(self.center, self.seed, self.generation, int(index), out)
+            return self.deterministic()
+        return sample_flat(self.center, self.seed, self.generation, int(index))
 
     def deterministic(self) -> np.ndarray:
         return deterministic_flat(self.center)
 
     def masks(self, spec: NetworkSpec, indices: np.ndarray | list[int] | None = None) -> Masks:
-        """The masks of members `indices` (default: all), shaped for `spec`."""
-        idx = range(self.size) if indices is None else indices
-        if self.center.shape[0] != spec.n_connections:
-            raise ValueError(f"mask length {self.center.shape[0]} does not match the network ({spec.n_connections} connections)")
-        return Masks.build(spec, [int(i) for i in idx], self.member)
-
-
-@njit(cache=True, nogil=True)
-def _accumulate(acc, ui, theta):
-    """acc += ui * theta in place, one pass (the same sums as numpy's: ui * 0 adds +-0, which changes nothing)."""
-    for d in range(acc.shape[0]):
-        acc[d] += ui if theta[d] else 0.0
+        """The masks of members `indices` (default: all), shaped for `spec`: each sampled member once (members
+        in parallel), the deterministic network for indices >= size, rows repeated as `indices` repeats them."""
+        idx = np.arange(self.size) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
+        sampled = np.unique(idx[idx < self.size])
+        masks = sample(spec, self.center, self.seed, self.generation, sampled)
+        if np.array_equal(sampled, idx):
+            return masks
+        rows = np.searchsorted(sampled, idx)
+        if (idx >= self.size).any():  # deterministic slots: one more row
+            masks = Masks(*(np.concatenate([a, b]) for a, b in zip(masks.groups().values(),
+                            Masks.stack(spec, [self.deterministic()]).groups().values())))
+            rows[idx >= self.size] = len(sampled)
+        return masks.take(rows)
 
 
 class EC:
@@ -123,11 +118,8 @@ class EC:
         """Move rho by the natural gradient of the centred ranks of `fitness` over `population`'s members."""
         f = check_told(state, population, fitness, state.rho)
         u = centred_ranks(f)
-        acc = np.zeros(self.n)
-        theta = np.empty(self.n, np.bool_)
-        for i, ui in enumerate(u):
-            if ui != 0.0:
-                _accumulate(acc, ui, population.member(i, theta))
+        told = np.flatnonzero(u != 0.0)  # a zero weight adds nothing
+        acc = accumulate(state.rho, population.seed, population.generation, told, u[told])
         g = acc / len(u) - state.rho * u.mean()
         step, opt = ascend(self.params.optimizer, self.params.lr, g, state.opt)
         rho = np.clip(state.rho + step, self.params.eps, 1.0 - self.params.eps)
