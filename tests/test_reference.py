@@ -140,3 +140,25 @@ def test_input_current_equals_reference(P: int, K: int, N: int) -> None:
             for k in range(K):
                 acc += T[p, k, j] * float(x[p, k])
             assert out[p, j] == 0.37 * acc
+
+
+def test_encode_equals_input_current_then_quantize() -> None:
+    """Lowered.encode fuses the bias: float = input_current * dv, fixed = quantize_bias(q, that), bit for bit,
+    saturation count included (inputs large enough to saturate, a NaN observation, zeros)."""
+    from ec_neuro.compilers.quant import quantize_bias
+    spec = NetworkSpec(n_obs=9, n_act=2, n_neurons=24)
+    masks = random_masks(spec, 5, seed=3)
+    x = np.random.default_rng(0).normal(size=(5, 9)) * 40
+    x[1] = 0.0
+    x[2, 4] = np.nan
+    for prec in ("float", "fixed"):
+        low = lower(spec, masks, prec)
+        got = low.encode(x)
+        cur = low.input_current(x) * low.flt.dv
+        if prec == "float":
+            np.testing.assert_array_equal(got.view(np.uint64), cur.view(np.uint64))
+        else:
+            with np.errstate(invalid="ignore"):  # numpy's cast of the NaN
+                want, sat = quantize_bias(low.fixed, cur)
+            assert sat > 0 and low.bias_saturated == sat
+            np.testing.assert_array_equal(got, want)

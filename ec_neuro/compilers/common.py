@@ -18,7 +18,7 @@ import numpy as np
 from . import codec
 from ..sample.masks import Masks
 from ..errors import UserError
-from .quant import LoihiFixed, choose, quantize_bias
+from .quant import LoihiFixed, choose
 from ..spec import NetworkSpec
 
 PRECISIONS = ("float", "fixed")
@@ -73,11 +73,16 @@ class Lowered:
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Normalised observation (P, n_obs) -> LIF bias (P, N): float64, or int64 (bias_mant << bias_exp)."""
-        bias = self.input_current(x) * self.flt.dv
-        if self.fixed is None:
-            return bias
-        ints, sat = quantize_bias(self.fixed, bias)
-        self.bias_saturated += sat
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        P, N = self.population, self.spec.n_neurons
+        if self.fixed is None:  # = input_current(x) * dv
+            out = np.empty((P, N))
+            codec.bias_float(self.T_in, x, self.spec.R_in, self.flt.dv, out)
+            return out
+        q = self.fixed  # = quantize_bias(q, input_current(x) * dv), tests/test_reference.py
+        ints, sat = np.empty((P, N), np.int64), np.empty(P, np.int64)
+        codec.bias_fixed(self.T_in, x, self.spec.R_in, self.flt.dv, q.scale / 2.0**q.bias_exp, q.bias_exp, ints, sat)
+        self.bias_saturated += int(sat.sum())
         return ints
 
     def decode(self, r: np.ndarray) -> np.ndarray:
