@@ -118,3 +118,25 @@ def test_masks_sampling_and_tell_sum_agree_with_sample_flat() -> None:
     m = sample_flat(r, 0, 0, 0).mean()
     assert abs(m - 0.2) < 5 * np.sqrt(0.16 / r.size)
     assert not sample_flat(np.zeros(10), 0, 0, 0).any() and sample_flat(np.ones(10), 0, 0, 0).all()
+
+
+def test_parallel_sampling_and_sum_equal_serial() -> None:
+    """The parallel copies of the population sampler and of tell's sum give the serial copies' bits."""
+    from ec_neuro.sample import masks as M
+    from ec_neuro.spec import NetworkSpec
+    spec = NetworkSpec(n_obs=348, n_act=17)
+    rho = np.random.default_rng(0).uniform(0.001, 0.999, spec.n_connections)
+    keys = M.member_keys(5, 6, np.arange(20))
+    w = np.random.default_rng(1).normal(size=20)
+    accs = []
+    for fn in (M._accumulate.serial, M._accumulate.parallel):
+        accs.append(np.zeros(spec.n_connections))
+        fn(keys, w, rho, accs[-1])
+    np.testing.assert_array_equal(accs[0], accs[1])
+    outs = []
+    for fn in (M._sample_population.serial, M._sample_population.parallel):
+        outs.append([np.empty((20, a, b), np.uint8) for a, b in spec.group_shapes.values()])
+        fn(keys, rho, *outs[-1])
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(np.concatenate([g[3].ravel() for g in outs[1]]), M.sample_flat(rho, 5, 6, 3))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from ..compilers.codec import dispatch
 from ..spec import NetworkSpec
 
 MASK_STREAM = 0  # sub-stream of a member's key used for its connection masks
@@ -32,15 +33,10 @@ def member_rng(seed: int, generation: int, index: int, stream: int = 0) -> np.ra
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, generation, index, stream])))
 
 
-def member_key(seed: int, generation: int, index: int, stream: int = MASK_STREAM) -> np.ndarray:
+def member_key(seed: int, generation: int, index: int) -> np.ndarray:
     """A member's Philox round keys, (2, 10) uint64 holding 32-bit words: the key (2 words from
-    SeedSequence([seed, generation, index, stream])) and its 9 Weyl bumps."""
-    k0, k1 = (int(k) for k in np.random.SeedSequence([seed, generation, index, stream]).generate_state(2, np.uint32))
-    ks = np.empty((2, _ROUNDS), np.uint64)
-    for r in range(_ROUNDS):
-        ks[0, r], ks[1, r] = k0, k1
-        k0, k1 = (k0 + _W0) & 0xFFFFFFFF, (k1 + _W1) & 0xFFFFFFFF
-    return ks
+    SeedSequence([seed, generation, index, MASK_STREAM])) and its 9 Weyl bumps, key + r * (W0, W1) mod 2^32."""
+    return member_keys(seed, generation, [index])[0]
 
 
 @njit(inline="always")
@@ -147,12 +143,24 @@ class Masks:
 
 
 def member_keys(seed: int, generation: int, indices: np.ndarray | list[int]) -> np.ndarray:
-    """(M, 2, 10) Philox round keys of members `indices` (see member_key)."""
-    return np.stack([member_key(seed, generation, int(i)) for i in indices]) if len(indices) else \
-        np.empty((0, 2, _ROUNDS), np.uint64)
+    """(M, 2, 10) Philox round keys of members `indices`, as member_key gives them."""
+    k = np.array([np.random.SeedSequence([seed, generation, int(i), MASK_STREAM]).generate_state(2, np.uint32)
+                  for i in indices], np.uint64).reshape(-1, 2)
+    bumps = np.arange(_ROUNDS, dtype=np.uint64)[None, :] * np.array([_W0, _W1], np.uint64)[:, None]  # (2, 10)
+    return (k[:, :, None] + bumps[None]) & _LO
 
 
-@njit(cache=True, nogil=True, parallel=True)
+# Parallel kernels pay for waking numba's threads (up to ~8 ms on a loaded machine, compilers/codec.py);
+# below this many connection draws (members x D) the serial copy runs.
+_PARALLEL_MIN_DRAWS = 1 << 22
+
+
+def _run(kernel, draws: int, *args) -> None:
+    import numba
+    (kernel.parallel if draws >= _PARALLEL_MIN_DRAWS and numba.get_num_threads() > 1 else kernel.serial)(*args)
+
+
+@dispatch
 def _sample_population(keys, rho, W_in, W_h, W_out):
     """Member m's masks (keys[m]) into W_in[m], W_h[m], W_out[m]: the flat vector W_in | W_h | W_out."""
     D = rho.shape[0]
@@ -179,13 +187,13 @@ def sample(spec: NetworkSpec, rho: np.ndarray, seed: int, generation: int, indic
     idx = np.asarray(indices, dtype=np.int64).reshape(-1)
     uniq, rows = np.unique(idx, return_inverse=True)
     out = {name: np.empty((len(uniq), a, b), np.uint8) for name, (a, b) in spec.group_shapes.items()}
-    _sample_population(member_keys(seed, generation, uniq), np.ascontiguousarray(rho, dtype=np.float64),
-                       out["W_in"], out["W_h"], out["W_out"])
+    _run(_sample_population, len(uniq) * rho.shape[0], member_keys(seed, generation, uniq),
+         np.ascontiguousarray(rho, dtype=np.float64), out["W_in"], out["W_h"], out["W_out"])
     masks = Masks(**out)
     return masks if np.array_equal(uniq, idx) else masks.take(rows)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@dispatch
 def _accumulate(keys, weights, rho, acc):
     """acc[d] += weights[m] * theta_m[d] for m ascending (a select: weight or 0.0, the same sum), every d;
     blocks of connections in parallel, so the sums are the same whatever the number of threads."""
@@ -211,8 +219,8 @@ def accumulate(rho: np.ndarray, seed: int, generation: int, indices: np.ndarray 
     """sum_i weights[i] * theta_indices[i] (D,) float64, summed in the order given: equal bit for bit to
     looping `acc += w * sample_flat(rho, seed, generation, i)`, without materialising any member."""
     acc = np.zeros(rho.shape[0])
-    _accumulate(member_keys(seed, generation, indices), np.ascontiguousarray(weights, dtype=np.float64),
-                np.ascontiguousarray(rho, dtype=np.float64), acc)
+    _run(_accumulate, len(indices) * rho.shape[0], member_keys(seed, generation, indices),
+         np.ascontiguousarray(weights, dtype=np.float64), np.ascontiguousarray(rho, dtype=np.float64), acc)
     return acc
 
 
