@@ -9,8 +9,8 @@ control steps (actions) must be identical for the same masks and observations, i
 
 Parts, at Humanoid-v5 sizes (348 obs -> 256 neurons -> 17 actions, 33 substeps):
   input current     codec.input_current over P members (P x 348 x 256)
-  substeps float    kernels.run_float, one control step (33 substeps), the bias of a real encode
-  substeps fixed    kernels.run_fixed, the same
+  substeps float    kernels.run_float, one control step (33 substeps), the bias of a real encode (these are
+  substeps fixed    kernels.run_fixed, the same      also the Lava fused-k tier's kernels)
   control step      encode -> advance -> decode through the backend, float and fixed
   sample one        sample_flat for one member (D = 248,064 connections)
   ask               the worker side of a generation: pop.masks(spec) for all P members + lower()
