@@ -119,7 +119,7 @@ class EC:
         f = check_told(state, population, fitness, state.rho)
         u = centred_ranks(f)
         told = np.flatnonzero(u != 0.0)  # a zero weight adds nothing
-        acc = accumulate(state.rho, population.seed, population.generation, told, u[told])
+        acc = accumulate(population.center, population.seed, population.generation, told, u[told])
         g = acc / len(u) - state.rho * u.mean()
         step, opt = ascend(self.params.optimizer, self.params.lr, g, state.opt)
         rho = np.clip(state.rho + step, self.params.eps, 1.0 - self.params.eps)

@@ -68,7 +68,7 @@ def _fire(j, uu, vv, vth, up, vp, fl):
 @njit(inline="always")
 def _readout(fl, csgn, cp, rp, a_out):
     """The second pass of a substep, from the flags: count, and the readout r = r*a_out + c_out*s with
-    csgn = c_out*sign (c_out*s is +-c_out or +0.0, exactly as the product).  Kept out of the update loop:
+    csgn = c_out*sign (c_out > 0, so c_out*s is +-c_out or +0.0: exactly the product).  Kept out of the update loop:
     LLVM vectorises two short loops over few arrays where one long one needs too many run-time alias checks."""
     for j in range(cp.shape[0]):
         z = fl[j]
