@@ -202,9 +202,12 @@ def plot_run(run_dir: Any, out: str | Path | None = None, steps: int = 200, seed
     rd = Path(getattr(run_dir, "path", run_dir))  # a Run or its directory
     if not rd.is_dir():
         raise UserError(f"{rd}: no such run directory")
-    for name, val, low in (("steps", steps, 1), ("seed", seed, 0)):
-        if not isinstance(val, int) or isinstance(val, bool) or val < low:
-            raise UserError(f"{name} must be an integer >= {low}, got {val!r}", name)
+    from .. import memory, registry, validate
+    validate.integer("steps", steps, 1, 10**7)
+    validate.seed("seed", seed)
+    registry.make_backend(backend, **dict(backend_options or {})).close()  # a bad backend before any figure
+    out_dir = Path(out) if out is not None else rd / "plots"
+    files.check_writable(out_dir / "learning_curves.png")
     rows = files.read_jsonl(require_file(rd / "metrics.jsonl", "per-generation metrics"))
     if not rows:
         raise UserError(f"{rd / 'metrics.jsonl'}: no generation finished yet")
@@ -213,9 +216,13 @@ def plot_run(run_dir: Any, out: str | Path | None = None, steps: int = 200, seed
     spec = net.spec
     if rho.shape[0] != spec.n_connections:
         raise UserError(f"{rd}: checkpoint has {rho.shape[0]} probabilities, the network has {spec.n_connections}")
-    out_dir = Path(out) if out is not None else rd / "plots"
-    files.check_writable(out_dir / "learning_curves.png")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    K, N = spec.neuron.substeps, spec.n_neurons
+    memory.check_copies(spec, 2, f"a raster of {steps} control steps of a {N}-neuron network",
+                        "Use fewer --steps", trace_bytes=steps * K * N * 28 + 64 * N * N)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{out_dir}: cannot create the output folder ({e.strerror}); give another --out") from None
     name = f"{net.task or 'network'} ({rd.name})"
     paths = [learning_curves(rows, out_dir / "learning_curves.png", f"EC on {name}")]
     gen = net.meta.get("generation")

@@ -109,8 +109,8 @@ class LavaSimBackend:
             t2 = time.perf_counter()
             counts = w.call("end")
             self.timing = {"start_s": t1 - t0, "steps_s": t2 - t1, "stop_s": time.perf_counter() - t2}
-        except BaseException:
-            self._abort()
+        except BaseException as e:
+            self._abort(interrupted=not isinstance(e, Exception))
             raise
         finally:
             box.close()
@@ -132,8 +132,8 @@ class LavaSimBackend:
         w = self._get_worker()
         try:
             rows = w.call("open_loop", pl, self._v0(program, v0), flat, self.tier)
-        except BaseException:
-            self._abort()
+        except BaseException as e:
+            self._abort(interrupted=not isinstance(e, Exception))
             raise
         dtype = np.float64 if low.fixed is None else np.int64
         st = lambda a: a.reshape(T * K, P, N)  # noqa: E731
@@ -141,10 +141,14 @@ class LavaSimBackend:
         s = st(rows[:, 2 + 2 * K:2 + 3 * K]).astype(np.int32)
         return Trace(u, v, s, rows[:, 0].reshape(T, P, N).copy())
 
-    def _abort(self) -> None:
-        """After an error or Ctrl-C: stop the graph if the worker still answers, else end the worker."""
+    def _abort(self, interrupted: bool = False) -> None:
+        """After an error: stop the graph if the worker still answers, else end the worker.  After Ctrl-C or
+        SIGTERM (`interrupted`): end the worker at once (it frees its shared memory and Lava processes)."""
         w, self._worker = self._worker, None
         if w is None:
+            return
+        if interrupted:
+            w.kill()
             return
         try:
             if w.pending and w.conn.poll(STOP_TIMEOUT_S):

@@ -18,6 +18,7 @@ import traceback
 import warnings
 from typing import Any
 
+from .. import faults
 from ..child import connect, die_with_parent
 from ..registry import load
 from .lava_graph import open_loop
@@ -35,6 +36,8 @@ def _handle(session: Any, req: tuple) -> tuple[Any, Any]:
         if session is not None:
             session.stop()
         box = Mailbox(*req[1])
+        box.unlink()  # mapped on both sides now: the name is not needed, and a kill cannot leave it behind
+        faults.point("lava.build")  # kill tests: a kill while the graph is being built
         new = load(req[2])(*req[3])
         new.box = box
         return None, new
@@ -55,10 +58,17 @@ _OPEN: dict[str, Any] = {}  # the session now open, for the parent-death handler
 
 
 def _on_parent_death() -> None:
-    """The parent died: free the shared memory of the open graph (its processes go with this session)."""
+    """The parent died (or cut the lifeline): free the mailboxes it made, also one of a graph still being built
+    (Lava's own shared memory and processes go with this session: `child._die`)."""
     session = _OPEN.get("session")
     if session is not None and session.box is not None:
         session.box.unlink()
+    import os
+    from ..child import PARENT_ENV
+    from .mailbox import remove_of
+    parent = os.environ.get(PARENT_ENV, "")
+    if parent.isdigit() and (os.getppid() != int(parent) or not os.path.exists(f"/proc/{parent}")):
+        remove_of(int(parent))  # only a dead parent's: a living one unlinks its own
 
 
 def serve(conn: Any) -> None:

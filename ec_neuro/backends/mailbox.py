@@ -4,10 +4,13 @@ Per control step the parent writes the host message (bias (P*N) + active (P), fl
 one-word token over the socket, and reads the readout r (P*N,) from `outbox` when the token comes back.
 Pickling the ~130 kB arrays through the socket each way was slower (fused-k closed loop 0.18x -> 0.21x numpy
 with the mailbox, BENCHMARKS.md).
-The file lives in /dev/shm where there is one and is unlinked as soon as both sides have mapped it.
+The file lives in /dev/shm where there is one and is unlinked as soon as both sides have mapped it.  Its name
+carries the creator's pid (ecneuro-lava-PID-*.box): a worker whose parent died removes its parent's files
+(`remove_of`), and `create` removes those of creators that no longer run.
 """
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 
@@ -32,7 +35,8 @@ class Mailbox:
     @classmethod
     def create(cls, n_in: int, n_out: int) -> "Mailbox":
         """A new zeroed mailbox file; hand `spec()` to the other side, then `unlink()`."""
-        fd, path = tempfile.mkstemp(prefix="ecneuro-lava-", suffix=".box", dir=_folder())
+        _sweep()
+        fd, path = tempfile.mkstemp(prefix=f"ecneuro-lava-{os.getpid()}-", suffix=".box", dir=_folder())
         os.close(fd)
         return cls(path, n_in, n_out, create=True)
 
@@ -51,3 +55,23 @@ class Mailbox:
         """Unlink and drop the mapping (freed once no view of it is left)."""
         self.unlink()
         self.inbox = self.outbox = self._map = np.zeros(0)
+
+
+def remove_of(pid: int) -> None:
+    """Remove the mailbox files created by process `pid` (it died before unlinking them)."""
+    for path in glob.glob(os.path.join(_folder(), f"ecneuro-lava-{int(pid)}-*.box")):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _sweep() -> None:
+    """Remove the mailbox files of creators that no longer run."""
+    for path in glob.glob(os.path.join(_folder(), "ecneuro-lava-*-*.box")):
+        pid = os.path.basename(path).split("-")[2]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from .. import registry
+from .. import interrupt, registry
 from ..compilers.common import PRECISIONS
 from ..errors import UserError
 from .options import backend_help, backend_option, parse_pairs
@@ -43,8 +43,9 @@ def train(task, method, network, backend, precision, population, generations, se
 
     Defaults come from the task (`ecneuro tasks` shows them), then --config, then flags, then --set.
     """
-    from ..host import train as host
+    from ..host import preflight, train as host
     from ..host.config import resolve, to_toml
+    from ..host.rundir import RunDir
     settings = dict(task=task, method=method, backend=backend, precision=precision, population=population,
                     generations=generations, seed=seed, workers=workers)
     if resume_dir:
@@ -55,7 +56,14 @@ def train(task, method, network, backend, precision, population, generations, se
         if given:
             raise UserError(f"--resume continues the run as it was configured; --{given[0].replace('_', '-')} "
                             f"cannot change it (only --generations and --workers can)")
-        run = host.resume(resume_dir, generations, workers=workers)
+        plan = preflight.check_resume(RunDir(resume_dir), generations, workers)
+        if plan.finished:
+            click.echo(f"note: {plan.finished}", err=True)
+            _summary(host.load_run(resume_dir))
+            return
+        click.echo(f"resuming {resume_dir} at generation {plan.done} of {plan.config.generations}", err=True)
+        out = resume_dir
+        work = lambda: host.resume(resume_dir, generations, workers=workers)  # noqa: E731
     else:
         if backend_options:
             settings["backend_options"] = parse_pairs(backend_options, "--backend-option")
@@ -66,9 +74,34 @@ def train(task, method, network, backend, precision, population, generations, se
             click.echo(to_toml(cfg.to_dict()))
             return
         out = run_dir or f"runs/{cfg.task.replace(':', '.')}-{time.strftime('%Y%m%d-%H%M%S')}"
+        preflight.check_train(cfg, RunDir(out))  # refused input: one line, nothing written, no banner
         click.echo(f"training {cfg.task} by {cfg.method} on {cfg.backend}/{cfg.precision}: population "
                    f"{cfg.population}, {cfg.generations} generations, seed {cfg.seed} -> {out}", err=True)
-        run = host.train(cfg, out)
+        work = lambda: host.train(cfg, out)  # noqa: E731
+    try:
+        run = work()
+    except interrupt.Interrupted as e:
+        raise interrupt.Interrupted(e.signum, f"{e}: {_where(out)}") from None
+    _summary(run)
+
+
+def _where(run_dir: str) -> str:
+    """Where an interrupted run stopped, and how to go on."""
+    from ..host.rundir import RunDir
+    rd = RunDir(run_dir)
+    done = 0
+    try:
+        from ..host import checkpoint
+        done = checkpoint.load(rd / "checkpoint.npz").state.generation
+    except Exception:
+        pass
+    if not (rd / "config.json").exists():
+        return f"nothing was written to {run_dir}"
+    return (f"{done} generation{'s' * (done != 1)} saved in {run_dir}; continue with "
+            f"`ecneuro train --resume {run_dir}`")
+
+
+def _summary(run) -> None:  # type: ignore[no-untyped-def]
     last = run.last
     click.echo(json.dumps({"run_dir": str(run.path), **{k: last.get(k) for k in
                                                           ("generation", "det_return", "best", "wall_time")}}))

@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..deploy import deployed
 from ..sample.masks import Masks
 from . import checkpoint as ckpt
+from . import preflight
 from .config import TrainConfig, complete, resolve
 from .normalizer import RunningNorm
 from .progress import Progress, reporter
@@ -53,10 +54,7 @@ class Run:
 
 def load_config(run_dir: str | Path) -> TrainConfig:
     """The resolved config a run directory was started with."""
-    rd = RunDir(run_dir)
-    if not rd.path.is_dir():
-        raise UserError(f"{rd.path}: no such run directory")
-    return TrainConfig.from_dict(rd.read_json("config.json", "a run's config"), str(rd / "config.json"))
+    return preflight.load_config(RunDir(run_dir))
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -81,10 +79,10 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, run_dir: str | 
     run_dir defaults to runs/<task>-<time>; progress: "auto" (a bar or lines on stderr), None, or a callable."""
     cfg = _config(config, dict(settings))
     rd = RunDir(run_dir or f"runs/{cfg.task.replace(':', '.')}-{time.strftime('%Y%m%d-%H%M%S')}")
-    rd.check_new()
-    registry.make_backend(cfg.backend, **cfg.backend_options).close()  # the backend starts, before any file
+    preflight.check_train(cfg, rd)  # memory, the directory, the backend: before any file
     rd.lock()
     try:
+        rd.check_new()  # again, holding the lock
         rd.write_json("config.json", cfg.to_dict())
         rd.write_json("versions.json", versions())
         return _loop(cfg, rd, None, reporter(progress, cfg.generations))
@@ -97,23 +95,13 @@ def resume(run_dir: str | Path, generations: int | None = None, progress: Progre
     """Continue a killed run from its last checkpoint, or extend a finished one to `generations`; `workers`
     may change (results do not depend on it)."""
     rd = RunDir(run_dir)
-    cfg = load_config(rd.path)
+    preflight.check_resume(rd, generations, workers)  # everything refused before the lock is taken
     rd.lock()
     try:
-        ck = ckpt.load(rd / "checkpoint.npz")
-        done = ck.state.generation
-        changes: dict[str, Any] = {}
-        if generations is not None:
-            if not isinstance(generations, int) or isinstance(generations, bool) or generations <= done:
-                raise UserError(f"generations must be more than the {done} this run has done to extend it, "
-                                f"got {generations!r}", "generations")
-            changes["generations"] = generations
-        if workers is not None:
-            changes["workers"] = workers
-        if changes:
-            cfg = TrainConfig.from_dict({**cfg.to_dict(), **changes})
-            rd.write_json("config.json", cfg.to_dict())
-        return _loop(cfg, rd, ck, reporter(progress, cfg.generations, done))
+        plan = preflight.check_resume(rd, generations, workers)
+        if plan.changed:
+            rd.write_json("config.json", plan.config.to_dict())
+        return _loop(plan.config, rd, plan.checkpoint, reporter(progress, plan.config.generations, plan.done))
     finally:
         rd.unlock()
 

@@ -1,0 +1,102 @@
+"""Checks made before a run writes anything: memory, the run directory, the backend, and what a resume may change.
+
+    check_train(cfg, rd)                      a new run: fits in memory, the directory can hold it, backend starts
+    plan = check_resume(rd, generations, workers)
+        plan.config     the config the resume runs (generations / workers changed, validated)
+        plan.checkpoint the checkpoint it continues from (None: the run stopped before its first one)
+        plan.done       generations already done
+        plan.finished   None, or why there is nothing to do (a finished run), in one line
+
+Both raise a UserError, and write nothing, for anything they refuse.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .. import files, memory, registry, validate
+from ..errors import UserError
+from . import checkpoint as ckpt
+from .config import TrainConfig
+from .rundir import RunDir
+
+CHANGEABLE_ON_RESUME = ("generations", "workers")
+
+
+@dataclass
+class ResumePlan:
+    config: TrainConfig
+    checkpoint: ckpt.Checkpoint | None
+    done: int
+    changed: bool
+    finished: str | None = None
+
+
+def check_backend(cfg: TrainConfig) -> None:
+    """The backend can be built with the config's options (a missing extra or a bad option is refused here)."""
+    registry.make_backend(cfg.backend, **cfg.backend_options).close()
+
+
+def check_train(cfg: TrainConfig, rd: RunDir) -> None:
+    """Everything a new run needs, checked before its directory is made."""
+    memory.check_train(cfg)
+    rd.check_new()
+    check_backend(cfg)
+
+
+def load_config(rd: RunDir) -> TrainConfig:
+    if not rd.path.is_dir():
+        if rd.path.exists():
+            raise UserError(f"{rd.path}: is a file, not a run directory; give the folder a run was trained into")
+        raise UserError(f"{rd.path}: no such run directory")
+    return TrainConfig.from_dict(rd.read_json("config.json", "a run's config"), str(rd / "config.json"))
+
+
+def _reached(cfg: TrainConfig, row: dict[str, Any]) -> bool:
+    det = row.get("det_return")
+    return cfg.target_return is not None and isinstance(det, (int, float)) and det >= cfg.target_return
+
+
+def check_resume(rd: RunDir, generations: Any = None, workers: Any = None) -> ResumePlan:
+    """What `resume` will do, validated; nothing is written."""
+    cfg = load_config(rd)
+    path = rd / "checkpoint.npz"
+    if path.exists():
+        ck: ckpt.Checkpoint | None = ckpt.load(path)
+        done = ck.state.generation
+    else:
+        if rd.history_beyond_first():
+            raise UserError(f"{rd.path}: checkpoint.npz is missing, but the run's history goes past its first "
+                            "generation; it cannot continue without it: restore checkpoint.npz, or start a new run "
+                            "with another --run-dir")
+        ck, done = None, 0
+    rows = [r for r in files.read_jsonl(rd / "metrics.jsonl")
+            if isinstance(r.get("generation"), int) and r["generation"] < done]
+    last = rows[-1] if rows else {}
+    changes: dict[str, Any] = {}
+    if generations is not None:
+        validate.integer("generations", generations, 1, 10**9)
+        if _reached(cfg, last):
+            raise UserError(f"generations: this run stopped at generation {last['generation']} because det_return "
+                            f"{last['det_return']:g} reached target_return {cfg.target_return:g}; a resume would stop "
+                            "again at once. Start a new run with a higher target (or --set target_return=null)",
+                            "generations")
+        if generations <= done:
+            raise UserError(f"generations must be more than the {done} generations this run has done to extend it "
+                            f"(e.g. {done + max(done // 2, 1)}), got {generations}", "generations")
+        changes["generations"] = generations
+    if workers is not None:
+        changes["workers"] = validate.integer("workers", workers, 1, 1024)
+    new = TrainConfig.from_dict({**cfg.to_dict(), **changes}) if changes else cfg
+    memory.check_train(new)
+    check_backend(new)
+    finished = None
+    if _reached(new, last):
+        finished = (f"{rd.path}: this run is finished: it stopped at generation {last['generation']} when det_return "
+                    f"{last['det_return']:g} reached target_return {new.target_return:g}; nothing to resume")
+    elif done >= new.generations:
+        det = last.get("det_return")
+        finished = (f"{rd.path}: this run is finished ({done} of {new.generations} generations"
+                    f"{f', last det_return {det:g}' if isinstance(det, (int, float)) else ''}); nothing to resume. "
+                    f"To train further, give --generations N with N > {done}")
+    return ResumePlan(new, ck, done, bool(changes), finished)
