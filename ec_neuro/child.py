@@ -152,42 +152,71 @@ class Child:
             pass
 
 
-def release_shared_memory(pgid: int) -> list[str]:
-    """Unlink the shared-memory files (/dev/shm: Python's psm_*, our ecneuro-*) that processes of group `pgid`
-    have mapped or open; returns their paths.  Called by a dying session leader before it kills its group."""
-    found: set[str] = set()
+def _group_pids(pgid: int) -> list[int]:
+    out = []
     try:
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
-        return []
+        return out
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            if int(fields[2]) != pgid:
-                continue
+                if int(f.read().rsplit(b")", 1)[1].split()[2]) == pgid:
+                    out.append(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def release_group_resources(pgid: int) -> list[str]:
+    """Remove what processes of group `pgid` would have removed on a clean exit: the shared-memory files
+    (/dev/shm: Python's psm_*, our ecneuro-*) they have mapped or open, and multiprocessing's pymp-* folders
+    holding their sockets (Lava's shared-memory manager).  Returns the paths removed.  Called by a dying session
+    leader before it kills its group."""
+    shm: set[str] = set()
+    sockets: set[str] = set()
+    for pid in _group_pids(pgid):
+        try:
             with open(f"/proc/{pid}/maps", "rb") as f:
                 for line in f:
                     i = line.find(b"/dev/shm/")
                     if i >= 0:
-                        found.add(line[i:].strip().decode(errors="replace").removesuffix(" (deleted)"))
+                        shm.add(line[i:].strip().decode(errors="replace").removesuffix(" (deleted)"))
             for fd in os.listdir(f"/proc/{pid}/fd"):
                 try:
                     target = os.readlink(f"/proc/{pid}/fd/{fd}")
                 except OSError:
                     continue
                 if target.startswith("/dev/shm/"):
-                    found.add(target.removesuffix(" (deleted)"))
-        except (OSError, ValueError, IndexError):
+                    shm.add(target.removesuffix(" (deleted)"))
+                elif target.startswith("socket:["):
+                    sockets.add(target[8:-1])
+        except OSError:
             continue
     removed = []
-    for path in sorted(found):
+    for path in sorted(shm):
         if os.path.basename(path).startswith(SHM_PREFIXES):
             try:
                 os.unlink(path)
                 removed.append(path)
             except OSError:
                 pass
+    folders = set()
+    try:
+        with open("/proc/net/unix") as f:
+            next(f, None)
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 8 and parts[6] in sockets:
+                    folder = os.path.dirname(parts[7])
+                    if os.path.basename(folder).startswith("pymp-"):
+                        folders.add(folder)
+    except OSError:
+        pass
+    import shutil
+    for folder in sorted(folders):
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
     return removed
 
 
@@ -202,9 +231,22 @@ def _die(on_death: Callable[[], None] | None = None) -> None:
         except Exception:
             pass
     if os.getpgrp() == os.getpid():  # a session leader takes its group (forked simulator processes) along
-        release_shared_memory(os.getpid())
+        release_group_resources(os.getpid())
+        _remove_multiprocessing_tempdir()
         os.killpg(os.getpid(), signal.SIGKILL)
     os._exit(143)
+
+
+def _remove_multiprocessing_tempdir() -> None:
+    """multiprocessing's pymp-* folder (the sockets of Lava's shared-memory manager), which its exit handler
+    would have removed."""
+    mp = sys.modules.get("multiprocessing.process")
+    if mp is None:
+        return
+    folder = mp.current_process()._config.get("tempdir")  # type: ignore[attr-defined]
+    if folder:
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def die_with_parent(on_death: Callable[[], None] | None = None) -> None:

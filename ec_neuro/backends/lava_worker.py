@@ -39,6 +39,7 @@ def _handle(session: Any, req: tuple) -> tuple[Any, Any]:
         box.unlink()  # mapped on both sides now: the name is not needed, and a kill cannot leave it behind
         faults.point("lava.build")  # kill tests: a kill while the graph is being built
         new = load(req[2])(*req[3])
+        faults.point("lava.built")
         new.box = box
         return None, new
     if session is None:

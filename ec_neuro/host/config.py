@@ -129,18 +129,26 @@ def load_file(path: str | Path) -> dict[str, Any]:
     """A TOML config file (same keys as TrainConfig, tables for strategy/network/...)."""
     import tomli
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, not a config file (a TOML file, see examples/config.toml)")
     if not path.is_file():
         raise UserError(f"{path}: no such config file")
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        raise UserError(f"{path}: not a UTF-8 text file; a config file is TOML text") from None
+        raw = path.read_bytes()
+        kind = "UTF-16 text" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data"
+        raise UserError(f"{path}: is {kind}, not UTF-8 text; a config file is TOML text in UTF-8 "
+                        "(see examples/config.toml)") from None
     except OSError as e:
-        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+        why = "permission denied" if isinstance(e, PermissionError) else e.strerror
+        raise UserError(f"{path}: cannot read the config file ({why})") from None
+    if "\x00" in text:
+        raise UserError(f"{path}: holds NUL bytes (binary data), not TOML text (see examples/config.toml)")
     try:
         return tomli.loads(text)
     except tomli.TOMLDecodeError as e:
-        raise UserError(f"{path}: not valid TOML ({e})") from None
+        raise UserError(f"{path}: not valid TOML ({e}); see examples/config.toml for the format") from None
 
 
 def resolve(settings: Mapping[str, Any] | None = None, *, file: str | Path | None = None,

@@ -49,6 +49,9 @@ def load_config(rd: RunDir) -> TrainConfig:
         if rd.path.exists():
             raise UserError(f"{rd.path}: is a file, not a run directory; give the folder a run was trained into")
         raise UserError(f"{rd.path}: no such run directory")
+    if not (rd / "config.json").exists() and (rd / ".lock").exists():
+        raise UserError(f"{rd.path}: the run was stopped before it wrote its config, so there is nothing to "
+                        f"resume; start it again with `ecneuro train --run-dir {rd.path} ...` (same settings)")
     return TrainConfig.from_dict(rd.read_json("config.json", "a run's config"), str(rd / "config.json"))
 
 

@@ -101,6 +101,8 @@ def resume(run_dir: str | Path, generations: int | None = None, progress: Progre
         plan = preflight.check_resume(rd, generations, workers)
         if plan.changed:
             rd.write_json("config.json", plan.config.to_dict())
+        if not (rd / "versions.json").exists():  # a run killed before it wrote them
+            rd.write_json("versions.json", versions())
         return _loop(plan.config, rd, plan.checkpoint, reporter(progress, plan.config.generations, plan.done))
     finally:
         rd.unlock()
