@@ -197,8 +197,7 @@ def read(path: str | Path, what: str, fmt: str) -> tuple[dict[str, Any], dict[st
 
 
 DESCRIBE = {"hdf5": "an HDF5 file (a NIR graph or a netx network?)", "npy": "a single .npy array",
-            "json": "a JSON file", "text": "a text file", "unknown": "not an .npz archive (it does not start like "
-            "a zip file)"}
+            "json": "a JSON file", "text": "a text file", "unknown": "binary data of an unknown format"}
 
 
 def sniff(raw: bytes) -> str:

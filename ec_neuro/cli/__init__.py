@@ -73,7 +73,7 @@ def main() -> None:
     SIGTERM end the command within seconds with one line (exit 130 / 143)."""
     interrupt.install()
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="ecneuro", standalone_mode=False)
     except UserError as e:
         _fail(e.for_cli(FLAGS), e.exit_code)
     except click.UsageError as e:

@@ -192,6 +192,7 @@ def complete(cfg: TrainConfig) -> TrainConfig:
     spec = registry.network_spec(net)
     params = cfg.strategy_params()
     options = registry.backend_options(cfg.backend, cfg.backend_options)
+    registry.make_backend(cfg.backend, **options).close()  # its options' values are checked where they are used
     precisions = registry.BACKENDS[cfg.backend].precisions
     if cfg.precision not in precisions:
         raise UserError(f"precision {cfg.precision!r} is not offered by backend {cfg.backend!r} "

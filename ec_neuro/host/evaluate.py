@@ -36,6 +36,8 @@ def evaluate(source: Any, episodes: int = 20, backend: str = "numpy", precision:
     if max_steps is not None:
         validate.integer("max_steps", max_steps, 1, 10**9)
     registry.backend(backend)
+    if task is not None:
+        validate.text("task", task, "a task name, a gymnasium id or pkg.module:Class")
     net = as_network(source)
     memory.check_copies(net.spec, episodes, f"{episodes} episodes of a {net.spec.n_neurons}-neuron network on "
                         f"{backend}", "Use fewer --episodes", backend)
