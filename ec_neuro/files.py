@@ -281,7 +281,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         last = i == len(lines) - 1  # no newline after it: an append cut short
         if last and line.lstrip().startswith(b"{"):
             continue
-        what = "is not a JSON object" if sniff(raw) in ("json", "text") else "is not text (binary data)"
+        what = "is not a JSON object" if sniff(line) in ("json", "text") else "is not text (binary data)"
         raise UserError(f"{path}: line {i + 1} {what}; the file is damaged: restore it, delete that line "
                         "(its generation is then missing from the history), or start a new run")
     return rows

@@ -63,6 +63,9 @@ def _reached(cfg: TrainConfig, row: dict[str, Any]) -> bool:
 def check_resume(rd: RunDir, generations: Any = None, workers: Any = None) -> ResumePlan:
     """What `resume` will do, validated; nothing is written."""
     cfg = load_config(rd)
+    holder = rd.holder() if rd._fd is None else None
+    if holder:
+        raise UserError(f"{rd.path} is in use by {holder}; wait for it to finish or stop it first")
     path = rd / "checkpoint.npz"
     if path.exists():
         ck: ckpt.Checkpoint | None = ckpt.load(path)
