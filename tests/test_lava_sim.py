@@ -117,7 +117,7 @@ class _Interrupting(ToyLoop):
 @pytest.mark.parametrize("tier", ["stock", "fused-k"])  # fused-k runs free: stopping it is a different path
 def test_interrupt_recycle_and_close_leave_no_processes(tier: str) -> None:
     from ec_neuro.backends.mailbox import _folder
-    boxes = lambda: set(Path(_folder()).glob("ecneuro-lava-*.box"))  # noqa: E731
+    boxes = lambda: set(Path(_folder()).glob(f"ecneuro-lava-{os.getpid()}-*.box"))  # noqa: E731  (ours only)
     before = boxes()
     P = 2
     low = lower(SPEC, random_masks(SPEC, P, 1), "fixed")
