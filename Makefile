@@ -5,4 +5,5 @@ setup:
 train: setup
 	.venv/bin/ecneuro train --backend lava-sim
 test: setup
+	@scripts/setup-test-stacks
 	.venv/bin/python -m pytest -q -p no:cacheprovider

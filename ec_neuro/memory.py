@@ -104,7 +104,8 @@ def train_bytes(cfg: Any) -> int:
     spec = registry.network_spec(cfg.network)
     D = spec.n_connections
     N = spec.n_neurons
-    slots = cfg.population + cfg.det_episodes
+    episodes = int(getattr(cfg, "episodes", 1) or 1)
+    slots = max((cfg.population + cfg.det_episodes) * episodes, int(getattr(cfg, "confirm_episodes", 0) or 0))
     workers = max(1, int(cfg.workers))
     host = PROCESS_BYTES + STRATEGY_BYTES_PER_PARAM * D
     evaluating = network_bytes(D, slots) + backend_bytes(cfg.backend, N, slots, N * N) + 16 * D * workers
@@ -116,11 +117,13 @@ def check_train(cfg: Any) -> None:
     from . import registry
     spec = registry.network_spec(cfg.network)
     need = train_bytes(cfg)
-    what = (f"population {cfg.population} + det_episodes {cfg.det_episodes} of {spec.n_neurons}-neuron networks "
+    episodes = int(getattr(cfg, "episodes", 1) or 1)
+    what = (f"population {cfg.population} + det_episodes {cfg.det_episodes}"
+            f"{f' x {episodes} episodes' if episodes > 1 else ''} of {spec.n_neurons}-neuron networks "
             f"({spec.n_connections:,} connections each) on {cfg.backend}"
             f"{f' with {cfg.workers} workers' if cfg.workers > 1 else ''}")
     require(need, what, "Use a smaller --population, network.n_neurons (--set network.n_neurons=...), "
-                        "det_episodes or --workers")
+                        "det_episodes, episodes, confirm_episodes or --workers")
 
 
 def check_copies(spec: Any, copies: int, what: str, hint: str, backend: str = "numpy", trace_bytes: int = 0) -> None:

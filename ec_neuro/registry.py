@@ -62,7 +62,7 @@ class TaskEntry:
 _GYM = "ec_neuro.tasks.gym:GymTask"
 TASKS: dict[str, TaskEntry] = {
     "CartPole-v1": TaskEntry(_GYM, {"env_id": "CartPole-v1"},
-                             defaults={"population": 64, "generations": 60, "target_return": 500.0}),
+                             defaults={"population": 64, "generations": 100, "target_return": 475.0}),
     "Pendulum-v1": TaskEntry(_GYM, {"env_id": "Pendulum-v1"}, defaults={"population": 128, "generations": 200}),
     **{f"{name}-v5": TaskEntry(_GYM, {"env_id": f"{name}-v5", "locomotion": True}, "mujoco", "mujoco",
                                defaults={"population": 256, "generations": 1000})
@@ -103,6 +103,7 @@ FORMATS: dict[str, str] = {
     "nir": "ec_neuro.deploy.nir:write",
     "loihi": "ec_neuro.deploy.loihi:write",
     "npz": "ec_neuro.deploy.npz:write",
+    "netx": "ec_neuro.deploy.netx:write",   # lava-dl's netx HDF5 (runs with netx.hdf5.Network, extra [dl])
 }
 
 # `ecneuro bench --suite NAME` -> run(quick) target

@@ -207,7 +207,7 @@ def test_loihi_bundle_in_lava_matches_numpy_fixed_bit_for_bit(net, tmp_path):
 def test_trained_run_exports_and_imports_back_through_the_cli(tmp_path):
     from ec_neuro.deploy.deployed import load, load_run
     run = tmp_path / "run"
-    res = cli("train", "--task", "CartPole-v1", "--population", "8", "--generations", "1", "--run-dir", str(run))
+    res = cli("train", "--task", "CartPole-v1", "--population", "8", "--generations", "3", "--run-dir", str(run))
     assert res.returncode == 0, res.stderr
     assert cli("export", str(run), "--format", "nir", "--output", str(tmp_path / "t.nir")).returncode == 0
     res = cli("import", str(tmp_path / "t.nir"), "--output", str(tmp_path / "t.npz"))
@@ -218,7 +218,13 @@ def test_trained_run_exports_and_imports_back_through_the_cli(tmp_path):
         assert np.array_equal(getattr(b.masks, name), arr)
     assert compare_traces(_run(a, "fixed"), _run(b, "fixed"))["identical"]
     res = cli("export", str(run), "--report", "--json")
-    assert res.returncode == 0 and json.loads(res.stdout)["control_period_ms"] == 20.0
+    rep = json.loads(res.stdout)
+    assert res.returncode == 0 and rep["control_period_ms"] == 20.0
+    # energy from the network's own activity on its task, not from random inputs
+    assert rep["spike_stats"]["source"].startswith("task CartPole-v1, 5 episodes closed loop")
+    from ec_neuro.deploy.resources import spike_stats, task_spike_stats
+    on_task = task_spike_stats(a, "CartPole-v1")
+    assert on_task["rate_hz"] == rep["spike_stats"]["rate_hz"] and on_task["rate_hz"] != spike_stats(a)["rate_hz"]
 
 
 def test_spyx_consumer_runs_our_file(net, tmp_path):

@@ -1,8 +1,8 @@
 """Benchmark: population-of-64 closed-loop throughput, brian2 (cython) against the numpy float backend.
 
 Both run the same 64 random 256-neuron networks (CartPole shape: 4 inputs, 2 outputs, K = 33 substeps per
-control step) through `Backend.rollout` with a synthetic closed loop (obs = tanh of a fixed projection of the
-action; no environment cost, every member runs all T steps).  Throughput = P * T / rollout seconds, in
+control step) through `Backend.rollout` with the synthetic closed loop `ToyLoop` (no environment cost; every
+member runs all T steps).  Throughput = P * T / rollout seconds, in
 member control steps per second, from the fastest of `repeats` rollouts of each backend (the machine is
 shared; every time is kept in `rollout_all_s`).  Spike counts are checked equal: identical work.
 Run: `python -m ec_neuro.bench.brian2 [--quick]`.
@@ -19,28 +19,9 @@ from ..backends.numpy import NumpyBackend
 from ..compilers.common import Lowered, lower
 from ..sample.masks import initial_v, random_masks
 from ..spec import NetworkSpec
+from ..backends.toyloop import ToyLoop
 
 POPULATION = 64
-
-
-class _SyntheticLoop:
-    """T control steps for every member: x_{t+1} = tanh(a_t @ proj + x0)."""
-
-    def __init__(self, low: Lowered, steps: int, seed: int = 0) -> None:
-        rng = np.random.default_rng(seed)
-        self.low, self.steps, self.t = low, steps, 0
-        self.proj = rng.normal(size=(low.spec.n_act, low.spec.n_obs)) * 2
-        self.x0 = rng.normal(size=(low.population, low.spec.n_obs)) * 2
-        self.active = np.ones(low.population, bool)
-
-    def start(self) -> np.ndarray:
-        return self.low.encode(self.x0)
-
-    def step(self, r: np.ndarray) -> np.ndarray | None:
-        self.t += 1
-        if self.t >= self.steps:
-            return None
-        return self.low.encode(np.tanh(self.low.decode(r) @ self.proj + self.x0))
 
 
 def _time_rollout(be: Any, low: Lowered, v0: np.ndarray, steps: int) -> tuple[float, float, np.ndarray]:
@@ -48,7 +29,7 @@ def _time_rollout(be: Any, low: Lowered, v0: np.ndarray, steps: int) -> tuple[fl
     t0 = time.perf_counter()
     prog = be.compile(low)
     t1 = time.perf_counter()
-    counts = be.rollout(prog, _SyntheticLoop(low, steps), v0)
+    counts = be.rollout(prog, ToyLoop(low, steps, min_steps=steps), v0)
     return t1 - t0, time.perf_counter() - t1, counts
 
 

@@ -50,7 +50,6 @@ SPEED_FLAGS = ("--param=vect-max-version-for-alias-checks=200", "-funroll-loops"
 # Flags that let gcc reassociate or fuse float operations; any of them breaks bit-exactness.
 UNSAFE_FLAGS = ("-ffast-math", "-Ofast", "-funsafe-math-optimizations", "-ffp-contract=fast",
                 "-fassociative-math", "-freciprocal-math")
-NAMES = ("ecn_clock", "ecn_G", "ecn_G_update", "ecn_SE", "ecn_SI", "ecn_net", "ecn_loop", "ecn_mon")
 
 UPDATE = """c = nE - nI
 syn = w * c

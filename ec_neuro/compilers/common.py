@@ -5,7 +5,7 @@ compiler (numpy, lava, brian2) builds its program from the same `Lowered` object
 the same `encode`/`decode`, so what may differ between backends is only the substep dynamics.
 
 Float precision: du = 1 - a_syn, dv = 1 - a_V, vth = V_th, and every recurrent weight is ±w with
-w = (1 - a_V) R rounded to a multiple of 2^-24 (a relative change below 1e-6): with such a dyadic weight,
+w = (1 - a_V) R rounded to a multiple of 2^-24 (a relative change of 1.86e-6 at the defaults): with such a dyadic weight,
 any order of summing at most 2^8 of them is exact, which is what makes Lava's `weights[:, s].sum()`,
 Brian2's count-only synapses and the numpy kernel agree bit for bit.
 """

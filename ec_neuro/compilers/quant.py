@@ -22,8 +22,6 @@ import numpy as np
 from ..errors import UserError
 from ..spec import NetworkSpec
 
-U_BITS = 24
-V_MAX = 2 ** (U_BITS - 1) - 1
 DECAY_UNITY = 4096
 
 

@@ -13,7 +13,7 @@ from ..errors import UserError
 from ..spec import NetworkSpec
 
 FORMAT = "ec-neuro/deployed-network"
-VERSION = 1
+VERSION = 2  # 2: the spec names its input gain; files of version 1 ran the doubled one
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,10 @@ def load(path: str | Path) -> Deployed:
     """Read a file written by `save`; anything else is a UserError naming the file and the problem."""
     header, data = npzio.read(path, "an ec-neuro network file", FORMAT)
     try:
-        spec = NetworkSpec.from_dict(header["spec"])
+        spec_d = dict(header["spec"])
+        if header.get("version", 1) < 2:
+            spec_d.setdefault("in_gain", "doubled")
+        spec = NetworkSpec.from_dict(spec_d)
         masks = Masks(data["W_in"][None].astype(np.uint8), data["W_h"][None].astype(np.uint8),
                       data["W_out"][None].astype(np.uint8))
         net = Deployed(spec, masks, data["obs_mean"], data["obs_std"], header.get("task"), header.get("meta", {}))

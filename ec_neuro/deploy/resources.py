@@ -3,9 +3,10 @@
     synaptic ops per control step = sum over the K substeps of sum over spiking neurons i of fan_out(i)
     energy per control step       = SOPs * E_SOP + N * K * E_NEURON
 
-Spike statistics come from a short open-loop run on the numpy backend (fixed point, observations
-x ~ N(0, 1) clipped to [-5, 5], one new x per control step; a stated assumption, not a task rollout).
-Every limit and per-operation figure carries its source in LIMITS / ENERGY; none was measured here.
+Spike statistics come from the network's own task: a few episodes closed loop on the numpy backend in the
+network's precision (`task_spike_stats`); only a network that names no task falls back to random inputs
+x ~ N(0, 1) (`spike_stats`), and the report says which.  Every limit and per-operation figure carries its
+source in LIMITS / ENERGY; none was measured here.
 """
 from __future__ import annotations
 
@@ -17,13 +18,6 @@ import numpy as np
 from ..backends.numpy import NumpyBackend
 from ..compilers.common import lower
 from .deployed import Deployed
-
-# Seconds of environment time per control step (gymnasium sources: CartPole `tau`, Pendulum `dt`,
-# MuJoCo v5 `frame_skip * model.opt.timestep`).
-CONTROL_PERIOD_MS: dict[str, float] = {
-    "CartPole-v1": 20.0, "Pendulum-v1": 50.0, "Hopper-v5": 8.0, "Walker2d-v5": 8.0,
-    "HalfCheetah-v5": 50.0, "Ant-v5": 50.0, "Humanoid-v5": 15.0,
-}
 
 LIMITS: dict[str, tuple[float, str]] = {
     "cores_per_chip": (128, "Intel Labs, 'Taking Neuromorphic Computing to the Next Level with Loihi 2', "
@@ -56,21 +50,52 @@ def spike_stats(net: Deployed, control_steps: int = 50, seed: int = 0) -> dict[s
     fan_out = net.masks.W_h[0].astype(np.int64).sum(axis=1)  # (N,)
     sops = spikes @ fan_out  # per substep
     K = spec.neuron.substeps
-    return {"control_steps": control_steps, "seed": seed,
+    return {"source": f"random inputs x ~ N(0, 1), {control_steps} control steps open loop (numpy/fixed)",
+            "control_steps": control_steps, "seed": seed,
             "rate_per_substep": float(spikes.mean()),
             "rate_hz": float(spikes.mean() / (spec.neuron.dt * 1e-3)),
             "sops_per_control_step": float(sops.sum() / control_steps),
             "spikes_per_control_step": float(spikes.sum() / control_steps), "substeps": K}
 
 
+def task_spike_stats(net: Deployed, task: str, episodes: int = 5, seed: int = 12345) -> dict[str, Any]:
+    """Spike rates and SOPs of `net` on `episodes` episodes of its task, closed loop on numpy in the network's
+    precision, counted over the steps each episode was running; also the task's control period."""
+    from ..host.rollout import TaskLoop, env_seed
+    from ..sample.masks import Masks, initial_v
+    from ..tasks.resolve import resolve
+    spec = net.spec
+    precision = net.meta.get("precision", "fixed")
+    env = resolve(task, net.meta.get("task_entry") if task == net.task else None).make(episodes)
+    try:
+        copies = Masks(*(np.ascontiguousarray(np.repeat(g, episodes, axis=0)) for g in net.masks.groups().values()))
+        low = lower(spec, copies, precision)
+        loop = TaskLoop(low, env, net.obs_mean, net.obs_std, np.array([env_seed(seed, 0, i) for i in range(episodes)]))
+        be = NumpyBackend()
+        counts = be.rollout(be.compile(low), loop, initial_v(spec.n_neurons, seed, 0, np.arange(episodes)))
+        steps = int(env.lengths.sum())
+        period = getattr(env, "control_period", None)
+    finally:
+        env.close()
+    K = spec.neuron.substeps
+    fan_out = net.masks.W_h[0].astype(np.int64).sum(axis=1)
+    rate = counts.sum() / max(steps * K * spec.n_neurons, 1)
+    return {"source": f"task {task}, {episodes} episodes closed loop ({steps} control steps, numpy/{precision})",
+            "control_steps": steps, "seed": seed, "rate_per_substep": float(rate),
+            "rate_hz": float(rate / (spec.neuron.dt * 1e-3)),
+            "sops_per_control_step": float((counts @ fan_out).sum() / max(steps, 1)),
+            "spikes_per_control_step": float(counts.sum() / max(steps, 1)), "substeps": K,
+            "control_period_ms": None if period is None else 1000.0 * period}
+
+
 def report(net: Deployed, task: str | None = None, stats: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The resource report of `net` (a dict; `format_report` prints it)."""
+    """The resource report of `net` (a dict; `format_report` prints it); spike statistics from its task."""
     spec = net.spec
     n, K = spec.n_neurons, spec.neuron.substeps
     nnz = {k: int(np.count_nonzero(v[0])) for k, v in net.masks.groups().items()}
-    stats = stats or spike_stats(net)
     task = task or net.task
-    period = CONTROL_PERIOD_MS.get(task or "")
+    stats = stats or (task_spike_stats(net, task) if task else spike_stats(net))
+    period = stats.get("control_period_ms")
     cores = max(math.ceil(n / LIMITS["neurons_per_core"][0]),
                 math.ceil(nnz["W_h"] / LIMITS["synapses_per_core"][0]), 1)
     sops = stats["sops_per_control_step"]
@@ -89,7 +114,8 @@ def report(net: Deployed, task: str | None = None, stats: dict[str, Any] | None 
         "energy_per_inference_nJ": e_pj / 1000.0,
         "energy_model": {k: v for k, (v, _) in ENERGY.items()},
         "sources": {**{k: s for k, (_, s) in LIMITS.items()}, **{k: s for k, (_, s) in ENERGY.items()},
-                    "control_period_ms": "gymnasium: CartPole tau=0.02 s; MuJoCo v5 frame_skip*timestep"},
+                    "control_period_ms": "the task's own clock (gymnasium: CartPole tau, MuJoCo frame_skip*timestep)",
+                    "spike_stats": stats["source"]},
     }
 
 
@@ -104,8 +130,7 @@ def format_report(r: dict[str, Any]) -> str:
         "synaptic memory bits  " + ", ".join(f"{k}: {v}" for k, v in r["synaptic_memory_bits"].items()),
         f"Loihi-2 cores         {r['loihi2_cores']} (<= {r['limits']['neurons_per_core']} neurons and "
         f"<= {r['limits']['synapses_per_core']} synapses per core)",
-        f"spike rate            {st['rate_hz']:.1f} Hz per neuron ({st['control_steps']} control steps, numpy "
-        "fixed point, x ~ N(0,1))",
+        f"spike rate            {st['rate_hz']:.1f} Hz per neuron (measured on {st['source']})",
         f"synaptic ops          {r['synaptic_ops_per_control_step']:.0f} per control step"
         + (f", {sps:.3g} per second at {r['control_period_ms']} ms ({r['task']})" if sps else
            " (unknown control period: no task)"),

@@ -30,8 +30,11 @@ class TrainConfig:
     generations: int = 60
     seed: int = 0
     workers: int = 1
+    episodes: int = 1                   # episodes each member plays per generation (its fitness: their mean)
     det_episodes: int = 2               # deterministic-network episodes per generation (the headline return)
-    target_return: float | None = None  # stop once the deterministic return reaches it
+    target_return: float | None = None  # once the deterministic return reaches it, confirm; stop when confirmed
+    confirm_episodes: int | None = None  # fresh episodes whose mean must reach target_return (0: stop without);
+    #                                      default: the task's definition of solved (gymnasium: 100), else 0
     strategy: dict[str, Any] = field(default_factory=dict)        # the method's parameters (EC: lr, eps, ...)
     network: dict[str, Any] = field(default_factory=dict)         # NetworkSpec fields (n_neurons, neuron: {...})
     backend_options: dict[str, Any] = field(default_factory=dict)  # e.g. tier for lava-sim
@@ -45,10 +48,13 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}", "precision")
         for name, low, high in (("population", 2, MAX_POPULATION), ("generations", 1, 10**9), ("workers", 1, 1024),
-                                ("det_episodes", 1, 10**6), ("seed", 0, 2**63 - 1)):
+                                ("episodes", 1, 10**6), ("det_episodes", 1, 10**6), ("seed", 0, 2**63 - 1)):
             val = getattr(self, name)
             if not isinstance(val, int) or isinstance(val, bool) or not low <= val <= high:
                 raise UserError(f"{name} must be an integer from {low} to {high}, got {val!r}", name)
+        c = self.confirm_episodes
+        if c is not None and (not isinstance(c, int) or isinstance(c, bool) or not 0 <= c <= 100_000):
+            raise UserError(f"confirm_episodes must be an integer from 0 to 100000, got {c!r}", "confirm_episodes")
         t = self.target_return
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t)):
             raise UserError(f"target_return must be a finite number (or null for none), got {t!r}", "target_return")
@@ -180,6 +186,8 @@ def complete(cfg: TrainConfig) -> TrainConfig:
     task = ref.make(1, **cfg.task_options)
     try:
         n_obs, n_act = int(task.n_obs), int(task.n_act)
+        solved_episodes = int(getattr(task, "solved_episodes", 0) or 0)
+        has_solved = getattr(task, "solved_threshold", None) is not None
     finally:
         task.close()
     net = {"kind": cfg.network_kind, **cfg.network}
@@ -200,6 +208,8 @@ def complete(cfg: TrainConfig) -> TrainConfig:
     d = cfg.to_dict()
     d.update(network=spec.to_dict(), strategy=asdict(params), backend_options=options,
              task_entry={"target": ref.target, "kwargs": dict(ref.kwargs)})
+    if d["confirm_episodes"] is None:
+        d["confirm_episodes"] = solved_episodes if has_solved and cfg.target_return is not None else 0
     return TrainConfig(**d)
 
 

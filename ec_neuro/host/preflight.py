@@ -52,12 +52,20 @@ def load_config(rd: RunDir) -> TrainConfig:
     if not (rd / "config.json").exists() and (rd / ".lock").exists():
         raise UserError(f"{rd.path}: the run was stopped before it wrote its config, so there is nothing to "
                         f"resume; start it again with `ecneuro train --run-dir {rd.path} ...` (same settings)")
-    return TrainConfig.from_dict(rd.read_json("config.json", "a run's config"), str(rd / "config.json"))
+    d = rd.read_json("config.json", "a run's config")
+    if isinstance(d, dict) and isinstance(d.get("network"), dict) and "kind" not in d["network"]:
+        d["network"].setdefault("in_gain", "doubled")  # a run of ec-neuro before network kinds: the old input gain
+    return TrainConfig.from_dict(d, str(rd / "config.json"))
 
 
 def _reached(cfg: TrainConfig, row: dict[str, Any]) -> bool:
+    """Whether the run stopped at `row` on its target (as host.train's loop decides: reached, and confirmed on
+    fresh episodes when the run confirms)."""
     det = row.get("det_return")
-    return cfg.target_return is not None and isinstance(det, (int, float)) and det >= cfg.target_return
+    if cfg.target_return is None or not isinstance(det, (int, float)) or det < cfg.target_return:
+        return False
+    confirmed = row.get("confirmed")
+    return not cfg.confirm_episodes or bool(isinstance(confirmed, dict) and confirmed.get("solved"))
 
 
 def check_resume(rd: RunDir, generations: Any = None, workers: Any = None) -> ResumePlan:
@@ -84,9 +92,9 @@ def check_resume(rd: RunDir, generations: Any = None, workers: Any = None) -> Re
         validate.integer("generations", generations, 1, 10**9)
         if _reached(cfg, last):
             raise UserError(f"generations: this run stopped at generation {last['generation']} because det_return "
-                            f"{last['det_return']:g} reached target_return {cfg.target_return:g}; a resume would stop "
-                            "again at once. Start a new run with a higher target (or --set target_return=null)",
-                            "generations")
+                            f"{last['det_return']:g} reached target_return {cfg.target_return:g}"
+                            f"{' (confirmed)' if cfg.confirm_episodes else ''}; a resume would stop again at once. "
+                            "Start a new run with a higher target (or --set target_return=null)", "generations")
         if generations <= done:
             raise UserError(f"generations must be more than the {done} generations this run has done to extend it "
                             f"(e.g. {done + max(done // 2, 1)}), got {generations}", "generations")

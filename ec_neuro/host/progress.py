@@ -19,9 +19,12 @@ def line(row: dict[str, Any]) -> str:
         text += f"  rho {row['mean_rho']:.3f}"
     if "det_forward_distance" in row:
         text += f"  fwd {row['det_forward_distance']:.2f}m"
-    for key in ("confirmed", "verified"):
-        if row.get(key) is not None:
-            text += f"  {key} {row[key]}"
+    c = row.get("confirmed")
+    if c:
+        text += (f"  confirm: {c['mean']:.1f} over {c['episodes']} fresh episodes, "
+                 f"{'SOLVED' if c['solved'] else 'not solved (training on)'}")
+    if row.get("verified"):
+        text += f"  verified {row['verified']}"
     return text
 
 

@@ -1,8 +1,10 @@
 """One generation's evaluation work: slots -> members -> lowered program -> closed-loop episodes -> fitness.
 
 A slot k < population.size is member k, regenerated from the Population handle (key (seed, generation, k));
-a slot k >= size is a copy of the deterministic network on its own evaluation episode.  Population members
-share one environment seed per generation (common random numbers); deterministic slots get their own.
+a slot k >= size is a copy of the deterministic network on its own evaluation episode.  Each slot plays
+`episodes` episodes at once (one network copy each; a classification task's mini-batch) and its fitness is
+their mean.  Population members share their episode seeds (common random numbers); deterministic slots get
+their own.
 """
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ from ..tasks.resolve import TaskRef
 from .normalizer import normalise
 
 
-def env_seed(seed: int, generation: int, det_slot: int = -1) -> int:
-    """Environment seed: shared by the population (det_slot = -1), distinct per deterministic slot."""
-    return int(np.random.SeedSequence([seed, generation, 7919, det_slot + 1]).generate_state(1)[0] & 0x7FFFFFFF)
+def env_seed(seed: int, generation: int, det_slot: int = -1, episode: int = 0) -> int:
+    """Seed of a slot's episode: shared by the population (det_slot = -1), distinct per deterministic slot and
+    per episode of a slot."""
+    key = [seed, generation, 7919, det_slot + 1] + ([episode] if episode else [])
+    return int(np.random.SeedSequence(key).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class EvalRequest:
     obs_mean: np.ndarray
     obs_std: np.ndarray
     slots: np.ndarray  # slot indices this request covers
+    episodes: int = 1  # episodes per slot, played at once
 
 
 @dataclass
@@ -99,16 +104,20 @@ class TaskLoop:
 def run_request(req: EvalRequest, backend: Any, task: Any) -> EvalResult:
     """Evaluate the request's slots on `backend` with `task`; a diverged member gives NaN fitness, not a crash."""
     spec = registry.network_spec(req.spec)
-    pop = req.population
-    low = lower(spec, pop.masks(spec, req.slots), req.precision)
+    pop, E = req.population, req.episodes
+    copies = np.repeat(np.asarray(req.slots), E)  # slot k's episodes side by side
+    low = lower(spec, pop.masks(spec, copies), req.precision)
     program = backend.compile(low)
-    seeds = np.array([env_seed(pop.seed, pop.generation, -1 if k < pop.size else int(k - pop.size))
-                      for k in req.slots])
+    seeds = np.array([env_seed(pop.seed, pop.generation, -1 if k < pop.size else int(k - pop.size), e)
+                      for k in req.slots for e in range(E)])
     loop = TaskLoop(low, task, req.obs_mean, req.obs_std, seeds)
-    v0 = initial_v(spec.n_neurons, pop.seed, pop.generation, req.slots)
+    v0 = initial_v(spec.n_neurons, pop.seed, pop.generation, copies)
     counts = backend.rollout(program, loop, v0)
     steps = np.maximum(task.lengths, 1) * spec.neuron.substeps
     fitness = task.returns.astype(np.float64)
     fitness[~np.isfinite(fitness)] = np.nan
-    return EvalResult(fitness, task.lengths.copy(), counts.sum(axis=1) / (steps * spec.n_neurons),
-                      loop.obs_count, loop.obs_sum, loop.obs_sumsq, task.metrics(), low.bias_saturated)
+    rate = counts.sum(axis=1) / (steps * spec.n_neurons)
+    per = lambda a: a.reshape(len(req.slots), E, *a.shape[1:])  # noqa: E731  (slot, episode, ...)
+    return EvalResult(per(fitness).mean(axis=1), per(task.lengths).sum(axis=1), per(rate).mean(axis=1),
+                      per(loop.obs_count).sum(axis=1), per(loop.obs_sum).sum(axis=1), per(loop.obs_sumsq).sum(axis=1),
+                      {k: per(v).mean(axis=1) for k, v in task.metrics().items()}, low.bias_saturated)

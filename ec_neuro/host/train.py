@@ -119,7 +119,7 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
     rows = rd.keep_history(state.generation)
     run = Run(rd.path, cfg)
     last: dict[str, Any] = rows[-1] if rows else {}
-    if last and _reached(cfg, last.get("det_return")):
+    if last and _done(cfg, last.get("det_return"), last.get("confirmed")):
         return run
     task = cfg.task_ref
     P = cfg.population
@@ -130,7 +130,7 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
             t0 = time.perf_counter()
             pop = strategy.ask(state)
             res = workers.evaluate(EvalRequest(pop, cfg.network, task, cfg.backend, cfg.backend_options,
-                                               cfg.precision, norm.mean, norm.std, slots))
+                                               cfg.precision, norm.mean, norm.std, slots, cfg.episodes))
             fit, det = res.fitness[:P], res.fitness[P:]
             mean_obs, std_obs = norm.mean, norm.std
             state, smetrics = strategy.tell(state, pop, fit)
@@ -138,20 +138,25 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
             counters["wall_time"] += time.perf_counter() - t0
             counters["env_steps"] += int(res.length.sum())
             row = _row(pop.generation, fit, det, res, smetrics, counters, time.perf_counter() - t0, P)
+            det_ret = row["det_return"]
+            confirmed = None
+            if _reached(cfg, det_ret) and cfg.confirm_episodes:
+                t1 = time.perf_counter()
+                confirmed = _confirm(cfg, workers, pop, task, mean_obs, std_obs)
+                counters["wall_time"] += time.perf_counter() - t1
+                row.update(confirmed=confirmed, wall_time=counters["wall_time"], gen_time=time.perf_counter() - t0)
             files.append_jsonl(rd / "fitness.jsonl", {"generation": pop.generation, "fitness": [
                 None if not np.isfinite(f) else float(f) for f in fit]})
             files.append_jsonl(rd / "metrics.jsonl", row)
-            det_ret = row["det_return"]
-            if det_ret is not None and (counters["best_det"] is None or det_ret >= counters["best_det"]):
-                counters["best_det"] = det_ret
-                net = deployed.Deployed(spec, Masks.stack(spec, [pop.deterministic()]), mean_obs, std_obs,
-                                        cfg.task, {"generation": pop.generation, "det_return": det_ret,
-                                                   "precision": cfg.precision, "seed": cfg.seed,
-                                                   "task_entry": cfg.task_entry})
+            if _better(counters, det_ret, confirmed):
+                meta = {"generation": pop.generation, "det_return": det_ret, "precision": cfg.precision,
+                        "seed": cfg.seed, "task_entry": cfg.task_entry, "confirmed": confirmed}
+                net = deployed.Deployed(spec, Masks.stack(spec, [pop.deterministic()]), mean_obs, std_obs, cfg.task,
+                                        meta)
                 deployed.save(rd / "best.npz", net)
             ckpt.save(rd / "checkpoint.npz", ckpt.Checkpoint(state, norm, counters, cfg.to_dict()))
             progress(row)
-            if _reached(cfg, det_ret):
+            if _done(cfg, det_ret, confirmed):
                 break
     except BaseException:
         workers.close(abort=True)
@@ -162,6 +167,43 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
 
 def _reached(cfg: TrainConfig, det_return: float | None) -> bool:
     return cfg.target_return is not None and det_return is not None and det_return >= cfg.target_return
+
+
+def _done(cfg: TrainConfig, det_return: float | None, confirmed: dict[str, Any] | None) -> bool:
+    """Stop: the target is reached and, when the run confirms, confirmed on fresh episodes."""
+    if not _reached(cfg, det_return):
+        return False
+    return not cfg.confirm_episodes or bool(confirmed and confirmed["solved"])
+
+
+def _better(counters: dict[str, Any], det_return: float | None, confirmed: dict[str, Any] | None) -> bool:
+    """Whether this generation's deterministic network becomes best.npz: the best confirmed one once any network
+    was confirmed solved, the best deterministic return before that."""
+    if confirmed is not None and confirmed["solved"]:
+        if counters.get("best_confirmed") is None or confirmed["mean"] >= counters["best_confirmed"]:
+            counters["best_confirmed"] = confirmed["mean"]
+            return True
+        return False
+    if counters.get("best_confirmed") is not None or det_return is None:
+        return False
+    if counters["best_det"] is None or det_return >= counters["best_det"]:
+        counters["best_det"] = det_return
+        return True
+    return False
+
+
+def _confirm(cfg: TrainConfig, workers: Any, pop: Any, task: Any, mean: np.ndarray, std: np.ndarray) -> dict[str, Any]:
+    """The deterministic network on `confirm_episodes` fresh episodes (seeds no training slot uses), all at once
+    on the training backend; solved when their mean reaches the target."""
+    first = cfg.population + cfg.det_episodes
+    slots = np.arange(first, first + cfg.confirm_episodes)
+    res = workers.evaluate(EvalRequest(pop, cfg.network, task, cfg.backend, cfg.backend_options, cfg.precision,
+                                       mean, std, slots))
+    f = res.fitness
+    m = float(np.nanmean(f)) if np.isfinite(f).any() else float("nan")
+    return {"episodes": int(len(f)), "mean": m, "std": float(np.nanstd(f)), "min": float(np.nanmin(f)),
+            "target": cfg.target_return, "solved": bool(np.isfinite(f).all() and m >= cfg.target_return),
+            "env_steps": int(res.length.sum())}
 
 
 def _row(gen: int, fit: np.ndarray, det: np.ndarray, res: Any, smetrics: dict[str, float], counters: dict[str, Any],

@@ -48,9 +48,6 @@ class Masks:
     def groups(self) -> dict[str, np.ndarray]:
         return {"W_in": self.W_in, "W_h": self.W_h, "W_out": self.W_out}
 
-    def select(self, idx: np.ndarray | slice) -> "Masks":
-        return Masks(self.W_in[idx], self.W_h[idx], self.W_out[idx])
-
     @staticmethod
     def stack(spec: NetworkSpec, flats: list[np.ndarray]) -> "Masks":
         """Flat bool vectors (one per member) -> population masks."""

@@ -25,6 +25,8 @@ from .. import validate
 
 MAX_SUBSTEPS = 100_000  # substeps per control step (K); the default is 33
 
+IN_GAINS = ("reference", "doubled")
+
 
 def _check(cond: bool, where: str, what: str) -> None:
     if not cond:
@@ -84,7 +86,8 @@ class NetworkSpec:
     n_act: int
     n_neurons: int = 256
     exc_ratio: float = 0.5
-    in_scale: float = 0.1    # R_in = in_scale * V_th * tau_mem * sqrt(2 / (0.5 * d_in))
+    in_scale: float = 0.1    # R_in = in_scale * V_th * tau_mem * sqrt(2 / (0.5 * gain_width))
+    in_gain: str = "reference"  # gain_width = n_obs as the reference code ("reference"), or 2*n_obs ("doubled")
     rec_scale: float = 1.0   # R = rec_scale * V_th * (tau_mem / tau_syn) * sqrt(2 / (0.5 * N))
     out_scale: float = 5.0   # R_out = out_scale * sqrt(1 / (0.5 * N))
     neuron: NeuronParams = field(default_factory=NeuronParams)
@@ -100,6 +103,8 @@ class NetworkSpec:
                f"must lie strictly between 0 and 1, got {self.exc_ratio!r}")
         _check(1 <= self.n_exc < self.n_neurons, "network.exc_ratio",
                f"gives {self.n_exc} excitatory of {self.n_neurons} neurons; both E and I must be non-empty")
+        _check(self.in_gain in IN_GAINS, "network.in_gain",
+               f"must be one of {', '.join(IN_GAINS)}, got {self.in_gain!r}")
         for name in ("in_scale", "rec_scale", "out_scale"):
             val = getattr(self, name)
             _check(validate._is_number(val) and math.isfinite(val) and val > 0, f"network.{name}",
@@ -116,9 +121,15 @@ class NetworkSpec:
         return 2 * self.n_obs
 
     @property
+    def gain_width(self) -> int:
+        """The input width R_in is normalised by: n_obs, as the reference reads it before [x, -x] ("reference"),
+        or the doubled width 2*n_obs that ec-neuro used before (in_gain="doubled", 1/sqrt(2) of the drive)."""
+        return self.n_obs if self.in_gain == "reference" else self.d_in
+
+    @property
     def R_in(self) -> float:
         p = self.neuron
-        return self.in_scale * p.v_th * p.tau_mem * math.sqrt(2.0 / (0.5 * self.d_in))
+        return self.in_scale * p.v_th * p.tau_mem * math.sqrt(2.0 / (0.5 * self.gain_width))
 
     @property
     def R(self) -> float:

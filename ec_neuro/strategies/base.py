@@ -39,10 +39,6 @@ class Population:
         center.setflags(write=False)
         object.__setattr__(self, "center", center)
 
-    @property
-    def dim(self) -> int:
-        return int(self.center.shape[0])
-
     def member(self, index: int) -> np.ndarray:
         """Member `index`'s parameters, (D,); index >= size is the deterministic (deployed) member."""
         raise NotImplementedError
