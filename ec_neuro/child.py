@@ -231,10 +231,24 @@ def _die(on_death: Callable[[], None] | None = None) -> None:
         except Exception:
             pass
     if os.getpgrp() == os.getpid():  # a session leader takes its group (forked simulator processes) along
+        _freeze_group(os.getpid())  # nothing in the group makes new shared memory while it is collected
         release_group_resources(os.getpid())
         _remove_multiprocessing_tempdir()
         os.killpg(os.getpid(), signal.SIGKILL)
     os._exit(143)
+
+
+def _freeze_group(pgid: int) -> None:
+    """SIGSTOP every other process of the group (twice over, for one forked meanwhile); SIGKILL ends them."""
+    stopped: set[int] = {os.getpid()}
+    for _ in range(2):
+        for pid in _group_pids(pgid):
+            if pid not in stopped:
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                except OSError:
+                    pass
+                stopped.add(pid)
 
 
 def _remove_multiprocessing_tempdir() -> None:
@@ -262,6 +276,11 @@ def die_with_parent(on_death: Callable[[], None] | None = None) -> None:
         _die()
 
     signal.signal(signal.SIGTERM, handler)
+    if os.getpgrp() == leader:
+        # multiprocessing's pymp-* folder made now, so that every process forked from here (Lava's shared-memory
+        # manager) keeps its sockets in this one, which `_die` removes
+        from multiprocessing import util
+        util.get_temp_dir()
     parent = int(os.environ.get(PARENT_ENV) or os.getppid())
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
