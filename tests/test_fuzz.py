@@ -93,6 +93,10 @@ def ws(tmp_path_factory) -> WS:
     for name in ("config.json", "checkpoint.npz", "best.npz", "fitness.jsonl"):
         (bad / name).write_bytes((root / "run" / name).read_bytes())
     (bad / "metrics.jsonl").write_bytes(b"\x00\x01\x02binary\n\xff\xfe\n" + bytes(range(200)))
+    nockpt = root / "nockpt"  # a finished run whose checkpoint was deleted
+    nockpt.mkdir()
+    for name in ("config.json", "versions.json", "metrics.jsonl", "fitness.jsonl", "best.npz"):
+        (nockpt / name).write_bytes((root / "run" / name).read_bytes())
     half = root / "halfrun"  # stopped before its config was written
     half.mkdir()
     (half / ".lock").write_text("")
@@ -320,10 +324,10 @@ def train_case(draw, ws: WS) -> list[str]:
                 *new]
     if slot == "run-dir":
         return ["train", *TINY, "--run-dir", draw(st.one_of(out_dirs(ws), st.sampled_from(
-            [str(ws.root / "run"), str(ws.root / "badrun")])))]
+            [str(ws.root / n) for n in ("run", "badrun", "nockpt")])))]
     if slot == "resume":
         return ["train", "--resume", draw(st.sampled_from([str(ws.root / n) for n in (
-            "missing", "afile", "adir", "badrun", "halfrun")]))]
+            "missing", "afile", "adir", "badrun", "halfrun", "nockpt")]))]
     if slot == "resume-flag":
         flag = draw(st.sampled_from([["--seed", "3"], ["--population", "8"], ["--task", "Pendulum-v1"],
                                      ["--set", "strategy.lr=0.1"], ["--config", str(ws.root / "bad.toml")],
@@ -524,6 +528,9 @@ def _quoted(ws: WS) -> list[tuple[list[str], str]]:
         (["train", "--set", "network.n_neurons=100000", "--run-dir", str(r / "n")], "this machine has"),
         (["train", "--run-dir", str(r / "run")], f"resume it with `ecneuro train --resume {r / 'run'}`"),
         (["train", "--resume", str(r / "run"), "--seed", "3"], "only --generations and --workers can"),
+        (["train", "--run-dir", str(r / "nockpt")], "checkpoint.npz is missing; it cannot be resumed, and starting "
+                                                    "over would replace its files"),
+        (["train", "--resume", str(r / "nockpt")], "checkpoint.npz is missing, but the run's history goes past"),
         (["train", "--resume", str(r / "run"), "--generations", "1"],
          "--generations must be more than the 2 generations this run has done"),
         (["train", "--resume", str(r / "halfrun")], f"start it again with `ecneuro train --run-dir {r / 'halfrun'}"),

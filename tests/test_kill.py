@@ -256,6 +256,7 @@ def _kill_and_recover(tmp: Path, steps: list[tuple[str, str | None]], prefix: li
                 assert "Traceback" not in err and "--resume" in err.strip().splitlines()[-1]
                 took = env.ended - float(fired[0].split()[0])
                 assert took < EXIT_WITHIN_S, f"step {i}: exit {took:.2f} s after the signal"
+                print(f"\n{fault}: exit {code} {took:.2f} s after the signal")
         env.assert_clean(f"step {i} ({command}, {fault})")
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")], "temporary files left in the run directory"
     return state(run)
@@ -295,6 +296,7 @@ def test_signal_mid_generation(tmp_path: Path, reference: dict, sig: int, worker
     if sig != signal.SIGKILL:
         assert proc.returncode == 128 + sig, err[-1500:]
         assert took < 3.0, f"exit took {took:.2f} s"
+        print(f"\n{signal.Signals(sig).name} with {workers} worker(s): exit {proc.returncode} after {took:.2f} s")
         last = err.strip().splitlines()[-1]
         assert "interrupted by" in last and f"ecneuro train --resume {run}" in last and "Traceback" not in err
     else:
