@@ -5,7 +5,7 @@
     workers.sync(strategy, state)               # the loop's state (after init/resume and after every tell)
     res = workers.evaluate(req)                 # slot order; identical to SerialWorkers at any actor count
 
-Actors are long-lived (`_Actor`): each keeps its backend and task warm (`host.workers:Warm`; lava-sim: its
+Actors are long-lived (`EvalActor`): each keeps its backend and task warm (`host.workers:Warm`; lava-sim: its
 own Lava runtime) and receives only what a member is a function of.  Per generation the request without its
 slots and without the population's center (spec, task, backend, seed, generation, size, obs statistics) is
 `ray.put` once; each chunk call passes that reference, a slot range and a 16-byte fingerprint of the center.
@@ -159,6 +159,11 @@ def _feed(h: Any, x: Any) -> None:
         h.update(pickle.dumps(x, protocol=5))
 
 
+def state_fingerprint(strategy_fp: bytes, state: Any) -> bytes:
+    """A strategy state together with the strategy that advances it (its pickle's fingerprint)."""
+    return fingerprint((strategy_fp, state))
+
+
 def pickled_size(obj: Any) -> int:
     return len(pickle.dumps(obj, protocol=5))
 
@@ -169,7 +174,7 @@ def light(req: EvalRequest) -> EvalRequest:
 
 
 # ------------------------------------------------------------------------------------------------------ the actor
-class _Actor:
+class EvalActor:
     """One long-lived worker: its backend and task stay warm across chunks and generations; in replay it holds
     a copy of the strategy and its state and the centers of the last few generations."""
 
@@ -183,6 +188,7 @@ class _Actor:
         self.strategy: Any = None
         self.state: Any = None
         self.state_fp: bytes | None = None
+        self.strategy_fp = b""
         self.centers: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
     def ready(self) -> tuple[int, str]:
@@ -195,13 +201,13 @@ class _Actor:
         while len(self.centers) > self.KEEP_CENTERS:
             self.centers.popitem(last=False)
 
-    def _install(self, full: tuple[Any, Any, bytes]) -> None:
-        self.strategy, self.state, self.state_fp = full
+    def _install(self, full: tuple[Any, Any, bytes, bytes]) -> None:
+        self.strategy, self.state, self.state_fp, self.strategy_fp = full
         center = np.asarray(self.strategy.ask(self.state).center)
         self._know(fingerprint(center), center)
 
     def run(self, base: EvalRequest, slots: Any, center_fp: bytes, center: np.ndarray | None = None,
-            full: tuple[Any, Any, bytes] | None = None, delay_s: float = 0.0) -> Any:
+            full: tuple[Any, Any, bytes, bytes] | None = None, delay_s: float = 0.0) -> Any:
         """Evaluate `slots` ((start, stop) or an index array) of the generation `base` (the light request)."""
         t0 = time.perf_counter()
         if full is not None:
@@ -224,7 +230,7 @@ class _Actor:
             return False
         pop = self.strategy.ask(self.state)
         new, _ = self.strategy.tell(self.state, pop, np.asarray(fitness)[:pop.size])
-        if fingerprint(new) != new_fp:  # not bit-identical (another CPU, another library): ask for the real one
+        if state_fingerprint(self.strategy_fp, new) != new_fp:  # not bit-identical (another CPU, another library): ask for the real one
             self.state = self.state_fp = None
             return False
         self.state, self.state_fp = new, new_fp
@@ -298,7 +304,8 @@ class RayWorkers:
         self._temp_dir: str | None = None
         self._owns_ray = False
         self._slowest = 0.0
-        self._synced: tuple[Any, Any, bytes, bytes] | None = None  # strategy, state, its fp, its center's fp
+        self._synced: tuple[Any, Any, bytes, bytes, bytes] | None = None  # strategy, state, fp, strategy fp,
+        #                                                                    the fp of its center
         self._full_ref: Any = None
         self._told: tuple[bytes, np.ndarray] | None = None  # (center fp, fitness of the members) of the last gen
         self._slots: list[_Slot] = []
@@ -317,7 +324,7 @@ class RayWorkers:
             self.workers = max(1, int(n))
             # No runtime_env: one (even env_vars only) makes Ray start fresh worker processes instead of its
             # prestarted ones (measured: 2 actors ready in 3.9 s instead of 1.0 s).
-            self._cls = ray.remote(_Actor).options(num_cpus=1, max_restarts=0, max_concurrency=1,
+            self._cls = ray.remote(EvalActor).options(num_cpus=1, max_restarts=0, max_concurrency=1,
                                                    scheduling_strategy="SPREAD")
             self._slots = [self._spawn() for _ in range(self.workers)]
             for s in self._slots:
@@ -379,15 +386,16 @@ class RayWorkers:
     def sync(self, strategy: Any, state: Any) -> None:
         """The driver's state after init/resume or a tell: the actors replay the tell instead of receiving it."""
         try:
-            fp = fingerprint((pickle.dumps(strategy, protocol=5), state))
+            strategy_fp = fingerprint(pickle.dumps(strategy, protocol=5))
+            fp = state_fingerprint(strategy_fp, state)
             center_fp = fingerprint(np.asarray(strategy.ask(state).center))
         except Exception as e:  # not a dataclass state, an unpicklable strategy: send the center instead
             log.info("ray: no replay for this strategy (%s); centers are sent every generation", e)
             self._synced = self._full_ref = None
             return
         prev, told = self._synced, self._told
-        self._synced, self._full_ref, self._told = (strategy, state, fp, center_fp), None, None
-        if prev is None or told is None or told[0] != prev[3]:
+        self._synced, self._full_ref, self._told = (strategy, state, fp, strategy_fp, center_fp), None, None
+        if prev is None or told is None or told[0] != prev[4]:
             return  # the fitness of the previous state's population was not seen here: full state when needed
         fit_ref = self.ray.put(told[1])
         holders = [s for s in self._slots if s.ready_ref is None and s.state_fp == prev[2]]
@@ -440,13 +448,13 @@ class RayWorkers:
                 extra: dict[str, Any] = {}
                 if center_fp not in s.centers:
                     syn = self._synced
-                    if syn is not None and syn[3] == center_fp:  # the state this center comes from, once
+                    if syn is not None and syn[4] == center_fp:  # the state this center comes from, once
                         if self._full_ref is None:
-                            self._full_ref = ray.put(syn[:3])
+                            self._full_ref = ray.put(syn[:4])
                         extra["full"] = self._full_ref
                         s.state_fp = syn[2]
                         self.t.full_syncs += 1
-                        self.t.bytes_full += pickled_size(syn[:3])
+                        self.t.bytes_full += pickled_size(syn[:4])
                     else:  # no replay (or a confirmation of an older population): the center itself
                         if center_ref is None:
                             center_ref = ray.put(center)
