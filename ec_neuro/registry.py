@@ -111,6 +111,7 @@ SUITES: dict[str, str] = {
     "core": "ec_neuro.bench.core:run",      # EC vs a dense float network vs MuJoCo physics
     "lava": "ec_neuro.bench.lava:run",      # lava-sim tiers vs the naive layout vs numpy fixed point
     "brian2": "ec_neuro.bench.brian2:run",  # brian2 vs numpy float, population 64 closed loop
+    "workers": "ec_neuro.bench.workers:run",  # generation time vs process / Ray workers, bytes per generation
 }
 
 # `ecneuro NAME` -> click command target
