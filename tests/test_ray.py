@@ -157,6 +157,15 @@ def test_missing_ray_names_the_extra_before_any_file(tmp_path: Path, monkeypatch
     assert not (tmp_path / "run").exists()
 
 
+@needs_ray
+def test_an_address_where_no_head_answers_is_one_line_before_any_file(tmp_path: Path) -> None:
+    port = free_ports(1)[0]
+    p = subprocess.run([sys.executable, "-m", "ec_neuro", "train", "--ray-address", f"127.0.0.1:{port}",
+                        "--run-dir", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and f"error: --ray-address 127.0.0.1:{port}: no Ray head answers" in p.stderr, p.stderr
+    assert not (tmp_path / "run").exists()
+
+
 # -------------------------------------------------------------------------------------------- on the module's Ray
 @needs_ray
 def test_every_socket_is_on_loopback(cluster) -> None:
@@ -179,6 +188,19 @@ def test_same_seed_same_rho_and_fitness_at_any_worker_count(cluster, tmp_path: P
         assert not wait_gone(actors(), 30), "a run's actors outlived it"
     for name, run in runs.items():
         assert same_run(run, ref), name
+
+
+@needs_ray
+def test_resume_may_move_a_run_between_ray_and_processes(cluster, tmp_path: Path) -> None:
+    ref = train_run(tmp_path, "serial", {"generations": 4})
+    train_run(tmp_path, "moved", {"ray_local": 2, "generations": 2})
+    train_mod.resume(tmp_path / "moved", 3, progress=None, workers=2)  # Ray -> 2 processes
+    cfg = json.loads((tmp_path / "moved" / "config.json").read_text())
+    assert (cfg["workers"], cfg["ray_local"], cfg["ray_address"]) == (2, None, None)
+    run = train_mod.resume(tmp_path / "moved", 4, progress=None, ray_local=3)  # and back, on 3 actors
+    assert [r.get("ray_workers") for r in run.metrics] == [2, 2, None, 3]
+    fit = [json.loads(x) for x in (tmp_path / "moved" / "fitness.jsonl").read_text().splitlines()]
+    assert same_run((fit, load_checkpoint(tmp_path / "moved" / "checkpoint.npz").state.rho), ref)
 
 
 @needs_ray

@@ -7,7 +7,8 @@ training loop itself (ask -> evaluate -> tell -> sync -> normaliser) from the sa
 turns round by round, so a change of machine load hits all of them, and every generation's fitness is checked
 against the first evaluator's, bit for bit.  Beside wall-clock times it reports, from /proc, the CPU seconds
 each worker used: total / busiest worker is the speed-up the split allows on cores nobody else uses, and
-worker CPU / wall shows how much of the machine the run actually got.
+worker CPU / wall shows how much of the machine the run actually got; the driver's own CPU time per generation
+(ask, tell, normaliser, and for Ray the scheduling) is the part no worker count shortens.
 """
 from __future__ import annotations
 
@@ -61,13 +62,14 @@ def _generations(name: str, cfg: Any, gens: int) -> dict[str, Any]:
     t = time.perf_counter()
     w = _make(name)
     out: dict[str, Any] = {"start_s": time.perf_counter() - t, "gen_s": [], "eval_s": [], "worker_cpu_s": [],
-                           "load": [], "fitness": [], "bytes": [], "env_steps": []}
+                           "load": [], "fitness": [], "bytes": [], "env_steps": [], "driver_cpu_s": []}
     try:
         w.sync(strategy, state)
         for g in range(gens + 1):
             pids = _pids(w)
             c0 = [_cpu_s(p) for p in pids]
             b0 = dict(vars(w.t)) if hasattr(w, "t") else {}
+            d0 = time.process_time()
             t0 = time.perf_counter()
             pop = strategy.ask(state)
             res = w.evaluate(EvalRequest(pop, cfg.network, cfg.task_ref, cfg.backend, cfg.backend_options,
@@ -77,6 +79,7 @@ def _generations(name: str, cfg: Any, gens: int) -> dict[str, Any]:
             w.sync(strategy, state)
             norm.update(res.obs_count, res.obs_sum, res.obs_sumsq)
             t2 = time.perf_counter()
+            d1 = time.process_time()
             out["fitness"].append(res.fitness.copy())
             if b0:
                 b1 = vars(w.t)
@@ -87,6 +90,7 @@ def _generations(name: str, cfg: Any, gens: int) -> dict[str, Any]:
             out["gen_s"].append(t2 - t0)
             out["eval_s"].append(t1 - t0)
             out["worker_cpu_s"].append([_cpu_s(p) - c for p, c in zip(pids, c0)])
+            out["driver_cpu_s"].append(d1 - d0)
             out["load"].append(os.getloadavg()[0])
             out["env_steps"].append(int(res.length.sum()))
     finally:
@@ -126,6 +130,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                        "median_gen_s": round(statistics.median(r["gen_s"]), 3),
                        "eval_s": [round(x, 3) for x in r["eval_s"]], "identical": ident,
                        "worker_cpu_s": [[round(x, 2) for x in c] for c in cpu],
+                       "driver_cpu_s": [round(x, 3) for x in r["driver_cpu_s"]],
                        "work_split": [round(sum(c) / max(max(c), 1e-9), 2) for c in cpu],
                        "cpu_share": [round(sum(c) / w, 2) for c, w in zip(cpu, r["gen_s"])],
                        "load_1min": [round(x, 2) for x in r["load"]], "env_steps": r["env_steps"]}

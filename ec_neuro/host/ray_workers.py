@@ -38,6 +38,7 @@ import logging
 import os
 import pickle
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -73,6 +74,24 @@ def require_ray() -> None:
         raise MissingExtra("the Ray workers (--ray-address / --ray-local)", "ray", "ray")
 
 
+def check_head(address: str, given: str | None = None) -> None:
+    """UserError unless something accepts TCP connections at HOST:PORT (ray.init retries a silent address for
+    minutes; a refused connection is known at once)."""
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except (OSError, ValueError) as e:
+        raise UserError(f"ray_address {given or address}: no Ray head answers at {address} ({e}); start one with "
+                        "`ray start --head` (docs/ray.md)", "ray_address") from None
+
+
+def preflight(address: str | None) -> None:
+    """What train() checks before writing any file: ray installed; a HOST:PORT head answering."""
+    require_ray()
+    if address is not None and address != "auto":
+        check_head(address)
+
+
 def import_ray(loopback: bool, private: bool) -> Any:
     """ray, imported with its environment set first (ray reads both variables when it is imported).
 
@@ -105,6 +124,25 @@ def import_ray(loopback: bool, private: bool) -> Any:
     return ray
 
 
+class _KeepSignals:
+    """ray.init replaces this process's SIGTERM handler (and its C++ core adds a crash handler that prints a stack
+    trace); put back what the process had, so that a killed run shuts down as it would without Ray."""
+
+    NAMES = ("SIGTERM", "SIGINT")
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+        self.main = threading.current_thread() is threading.main_thread()
+        self.saved = {n: signal.getsignal(getattr(signal, n)) for n in self.NAMES} if self.main else {}
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+        for n, h in self.saved.items():
+            if h is not None:
+                signal.signal(getattr(signal, n), h)
+
+
 def start_local(num_cpus: int, object_store_mb: int = 512, log_to_driver: bool = True, **kwargs: Any) -> str:
     """Start a private Ray in this process, every socket on 127.0.0.1; returns its temp dir (remove it after
     ray.shutdown())."""
@@ -113,8 +151,9 @@ def start_local(num_cpus: int, object_store_mb: int = 512, log_to_driver: bool =
         log.warning("ray: RAY_ADDRESS ignored: starting a private local Ray (use --ray-address to join a cluster)")
     temp_dir = tempfile.mkdtemp(prefix="ecray-", dir="/tmp")  # short: Ray's unix socket paths must stay < 108 B
     try:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", _temp_dir=temp_dir,
-                 object_store_memory=object_store_mb * 2**20, log_to_driver=log_to_driver, **kwargs)
+        with _KeepSignals():
+            ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", _temp_dir=temp_dir,
+                     object_store_memory=object_store_mb * 2**20, log_to_driver=log_to_driver, **kwargs)
     except BaseException:
         shutil.rmtree(temp_dir, ignore_errors=True)
         raise
@@ -337,24 +376,23 @@ class RayWorkers:
 
     def _connect(self, address: str, log_to_driver: bool) -> None:
         ray = self.ray
-        if address == "auto" and not os.environ.get("RAY_ADDRESS"):
+        found = address
+        if address == "auto":
             from ray._private import ray_constants, services
             try:
-                found = services.canonicalize_bootstrap_address(address)
+                found = services.canonicalize_bootstrap_address(address) or address
             except ConnectionError as e:
                 raise UserError(f"ray_address auto: {e}", "ray_address") from None
             if is_loopback(found):
                 ray_constants.ENABLE_RAY_CLUSTER = False
+        check_head(found, address)
         try:
-            ray.init(address=address, log_to_driver=log_to_driver)
+            with _KeepSignals():
+                ray.init(address=address, log_to_driver=log_to_driver)
         except (ConnectionError, ValueError) as e:
-            raise UserError(f"ray_address {address}: cannot connect to a Ray cluster there ({e})", "ray_address") \
-                from None
-        except Exception as e:
-            if "auth" not in str(e).lower():
-                raise
-            raise UserError(f"ray_address {address}: the cluster refused this driver ({type(e).__name__}); set "
-                            "RAY_AUTH_MODE (and RAY_AUTH_TOKEN) here as on the head node", "ray_address") from None
+            raise UserError(f"ray_address {address}: cannot connect to the Ray cluster there ({e}); if it uses "
+                            "token auth, set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN here as on the head node",
+                            "ray_address") from None
         self._owns_ray = True  # our connection: ray.shutdown() disconnects, the cluster keeps running
 
     # -- actors

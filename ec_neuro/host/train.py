@@ -87,8 +87,8 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, run_dir: str | 
     rd.check_new()
     registry.make_backend(cfg.backend, **cfg.backend_options).close()  # the backend starts, before any file
     if cfg.ray_address is not None or cfg.ray_local is not None:
-        from .ray_workers import require_ray
-        require_ray()  # the ray extra is installed, before any file
+        from .ray_workers import preflight
+        preflight(cfg.ray_address)  # the ray extra is installed and the head answers, before any file
     rd.lock()
     try:
         rd.write_json("config.json", cfg.to_dict())
