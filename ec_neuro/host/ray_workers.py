@@ -359,6 +359,9 @@ class RayWorkers:
             self._connect(address, log_to_driver)
         self.init_s = time.perf_counter() - t0
         try:
+            # What a reference costs in a call's arguments.  Only this one tiny object is ever pickled out of
+            # band (Ray then pins it for the life of the driver); the real references are never pickled here.
+            self._ref_bytes = pickled_size(ray.put(None))
             n = workers or local or int(ray.cluster_resources().get("CPU", 1))
             self.workers = max(1, int(n))
             # No runtime_env: one (even env_vars only) makes Ray start fresh worker processes instead of its
@@ -435,15 +438,16 @@ class RayWorkers:
         self._synced, self._full_ref, self._told = (strategy, state, fp, strategy_fp, center_fp), None, None
         if prev is None or told is None or told[0] != prev[4]:
             return  # the fitness of the previous state's population was not seen here: full state when needed
-        fit_ref = self.ray.put(told[1])
         holders = [s for s in self._slots if s.ready_ref is None and s.state_fp == prev[2]]
+        fit_ref = self.ray.put(told[1]) if holders else None
         for s in holders:
             s.handle.advance.remote(prev[2], fit_ref, fp)  # queued before its next chunk (one call at a time)
             s.state_fp = fp
             s.centers.add(center_fp)
         if holders:
             nodes = len({s.node for s in holders})
-            self.t.bytes_advance += nodes * pickled_size(told[1]) + len(holders) * (pickled_size((fp, fp)) + 64)
+            self.t.bytes_advance += nodes * pickled_size(told[1]) + len(holders) * (pickled_size((fp, fp)) +
+                                                                                    self._ref_bytes)
 
     # -- one generation
     def chunk_ranges(self, n: int) -> list[tuple[int, int]]:
@@ -501,7 +505,7 @@ class RayWorkers:
                     s.centers.add(center_fp)
                 s.chunk, s.t0 = c, time.perf_counter()
                 s.ref = s.handle.run.remote(base_ref, args[c], center_fp, delay_s=delays.pop(c, 0.0), **extra)
-                arg_bytes += pickled_size((base_ref, args[c], center_fp, extra))
+                arg_bytes += pickled_size((args[c], center_fp)) + (1 + len(extra)) * self._ref_bytes
                 if s.node is not None:
                     nodes_used.add(s.node)
             waiting = [s.ref for s in self._slots if s.ref is not None] + \
