@@ -134,6 +134,7 @@ def test_ray_settings_are_validated_with_their_names() -> None:
                           ({"ray_address": "nohost"}, "ray_address"), ({"ray_address": "h:99999"}, "ray_address"),
                           ({"ray_address": ":6379"}, "ray_address"), ({"ray_address": 6379}, "ray_address"),
                           ({"ray_timeout": -1}, "ray_timeout"), ({"ray_timeout": "1"}, "ray_timeout"),
+                          ({"ray_replay": "yes"}, "ray_replay"),
                           ({"ray_local": 2, "ray_address": "auto"}, "ray_local"),
                           ({"ray_local": 2, "workers": 2}, "workers")):
         with pytest.raises(UserError) as e:
@@ -186,6 +187,7 @@ def test_same_seed_same_rho_and_fitness_at_any_worker_count(cluster, tmp_path: P
         runs[f"ray{n}"] = train_run(tmp_path, f"r{n}", {"ray_local": n})
         assert runs[f"ray{n}"][2][-1]["ray_workers"] == n and not any(r["ray_faults"] for r in runs[f"ray{n}"][2])
         assert not wait_gone(actors(), 30), "a run's actors outlived it"
+    runs["ray2, rho sent"] = train_run(tmp_path, "r2-center", {"ray_local": 2, "ray_replay": False})
     for name, run in runs.items():
         assert same_run(run, ref), name
 

@@ -1,5 +1,5 @@
 """Workers, measured side by side in one run: generation time against worker count (1, 2) for the process and
-Ray workers, and the bytes a generation sends to Ray actors against a design sending every member's masks.
+Ray workers (and Ray with rho sent every generation instead of replayed: `ray2-rho`), and the bytes a generation sends to Ray actors against a design sending every member's masks.
 
 Hopper-v5 at its default population (256; quick: CartPole-v1, 16) + 2 deterministic slots, numpy float.  Each evaluator runs the
 training loop itself (ask -> evaluate -> tell -> sync -> normaliser) from the same seed: one warm-up generation
@@ -46,11 +46,12 @@ def _pids(w: Any) -> list[int]:
 
 
 def _make(name: str) -> Any:
-    n = int(name[-1])
+    """process1/2: worker processes; ray1/2: Ray actors replaying tell; ray2-rho: rho sent every generation."""
+    n = int(name.split("-")[0][-1])
     if name.startswith("process"):
         return ProcessWorkers(n)
     from ..host.ray_workers import RayWorkers
-    return RayWorkers(local=n, log_to_driver=False)
+    return RayWorkers(local=n, log_to_driver=False, replay=not name.endswith("-rho"))
 
 
 def _generations(name: str, cfg: Any, gens: int) -> dict[str, Any]:
@@ -110,7 +111,7 @@ def run(quick: bool = False, population: int | None = None, generations: int = 3
                   overrides=["target_return=null"])
     P = cfg.population
     have_ray = importlib.util.find_spec("ray") is not None
-    names = ["process1", "process2"] + (["ray1", "ray2"] if have_ray else [])
+    names = ["process1", "process2"] + (["ray1", "ray2", "ray2-rho"] if have_ray else [])
     out: dict[str, Any] = {"task": task, "population": P, "det_episodes": det, "generations": gens, "rounds": rounds,
                            "cores": os.cpu_count(), "rows": []}
     if not have_ray:
@@ -184,8 +185,13 @@ def run(quick: bool = False, population: int | None = None, generations: int = 3
                             [sum(v for k, v in r["bytes_first_gen"].items() if k != "bytes_returned")
                              for r in out["rows"] if r["workers"] == "ray2"]),
                         "returned_per_generation": statistics.median([b["bytes_returned"] for b in sent])}
+        rho = [x for r in out["rows"] if r["workers"] == "ray2-rho" for x in r["bytes_per_gen"]]
         b = out["bytes"]
+        b["per_generation_rho_sent"] = statistics.median([x["bytes_put"] + x["bytes_args"] + x["bytes_center"]
+                                                          for x in rho])
+        out["replay_cost_s"] = round(med["ray2"] - med["ray2-rho"], 3)  # wall clock: noisy on a loaded machine
         print(f"bytes sent per generation to 2 Ray actors: {per_gen:,.0f} B = {100 * b['ratio_vs_masks']:.2f}% of "
               f"sending the masks ({masks:,} B; target <= 1%), {100 * b['ratio_vs_center']:.2f}% of sending rho; "
-              f"first generation {b['first_generation']:,.0f} B (the strategy state, once per actor)")
+              f"first generation {b['first_generation']:,.0f} B (the strategy state, once per node); with rho "
+              f"sent instead of replayed: {b['per_generation_rho_sent']:,.0f} B")
     return out

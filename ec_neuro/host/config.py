@@ -43,6 +43,7 @@ class TrainConfig:
     ray_address: str | None = None   # "auto" or HOST:PORT: evaluate on that Ray cluster (workers > 1: that many actors)
     ray_local: int | None = None     # start a private Ray on 127.0.0.1 with this many actors
     ray_timeout: float | None = None  # seconds after which a Ray chunk counts as hung (default: adaptive, >= 600)
+    ray_replay: bool = True          # Ray actors replay tell (only fitness crosses); false: rho sent to every node
 
     def __post_init__(self) -> None:
         registry.lookup(registry.METHODS, "method", self.method)
@@ -99,7 +100,8 @@ class TrainConfig:
 
 
 def _check_ray(cfg: TrainConfig) -> None:
-    """ray_address ("auto" or HOST:PORT), ray_local (1..1024 actors), ray_timeout (seconds); not both places."""
+    """ray_address ("auto" or HOST:PORT), ray_local (1..1024 actors), ray_timeout (seconds), ray_replay; not both
+    places."""
     a = cfg.ray_address
     if a is not None:
         host, sep, port = a.rpartition(":") if isinstance(a, str) else ("", "", "")
@@ -114,6 +116,8 @@ def _check_ray(cfg: TrainConfig) -> None:
     if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0):
         raise UserError(f"ray_timeout must be a positive number of seconds (or null: adaptive), got {t!r}",
                         "ray_timeout")
+    if not isinstance(cfg.ray_replay, bool):
+        raise UserError(f"ray_replay must be true or false, got {cfg.ray_replay!r}", "ray_replay")
     if a is not None and n is not None:
         raise UserError(f"ray_local ({n}) starts a private Ray; ray_address ({a!r}) joins one: give one of them",
                         "ray_local")

@@ -309,8 +309,8 @@ class _Totals:
     actors_started: int = 0
     need: int = 0  # chunks an actor could not run without the state or center (fresh or failed replay)
     full_syncs: int = 0
-    bytes_full: int = 0  # whole strategy states sent (once per actor that needed one)
-    bytes_center: int = 0  # centers sent (an actor without the state, e.g. a replacement, at a confirmation)
+    bytes_full: int = 0  # whole strategy states sent (to each node that needed one)
+    bytes_center: int = 0  # centers sent to nodes (without replay; or an older population's, at a confirmation)
     bytes_put: int = 0  # the light request, once per node and generation
     bytes_args: int = 0  # per-chunk arguments
     bytes_advance: int = 0  # the fitness broadcast of the replay, once per node, and the fingerprints
@@ -325,12 +325,15 @@ class RayWorkers:
     workers: actors to start (default: `local`, or the cluster's CPUs).  chunks_per_worker: slot ranges per
     actor and generation (>1 balances uneven episode lengths).  timeout_s: a chunk running longer is abandoned,
     its actor killed and replaced, the chunk re-run (None: max(600 s, 20 x the slowest chunk so far)).
-    max_attempts: tries per chunk before the generation fails.
+    max_attempts: tries per chunk before the generation fails.  replay: actors replay `tell` (see the module
+    docstring); False sends the center to every node each generation instead (D float64 per node: cheaper for
+    the actors when P is very large, 64 * nodes / P of the masks' bytes).
     """
 
     def __init__(self, address: str | None = None, local: int | None = None, workers: int | None = None,
                  timeout_s: float | None = None, chunks_per_worker: int = 2, max_attempts: int = 3,
-                 start_timeout_s: float = 300.0, log_to_driver: bool = True, object_store_mb: int = 512) -> None:
+                 start_timeout_s: float = 300.0, log_to_driver: bool = True, object_store_mb: int = 512,
+                 replay: bool = True) -> None:
         if (address is None) == (local is None):
             raise UserError("RayWorkers needs either address (a running cluster) or local (a private Ray)",
                             "ray_address")
@@ -338,6 +341,7 @@ class RayWorkers:
         self.ray = ray = import_ray(loopback=local is not None or is_loopback(address), private=local is not None)
         self.timeout_s, self.max_attempts, self.start_timeout_s = timeout_s, max(1, max_attempts), start_timeout_s
         self.chunks_per_worker = max(1, chunks_per_worker)
+        self.replay = replay
         self.t = _Totals()
         self._gen: dict[str, Any] = {"faults": 0, "retried": []}
         self._temp_dir: str | None = None
@@ -346,6 +350,8 @@ class RayWorkers:
         self._synced: tuple[Any, Any, bytes, bytes, bytes] | None = None  # strategy, state, fp, strategy fp,
         #                                                                    the fp of its center
         self._full_ref: Any = None
+        self._full_bytes = 0
+        self._full_nodes: set[str | None] = set()  # nodes the current full state was sent to
         self._told: tuple[bytes, np.ndarray] | None = None  # (center fp, fitness of the members) of the last gen
         self._slots: list[_Slot] = []
         self.last: dict[str, Any] = {}
@@ -426,6 +432,9 @@ class RayWorkers:
     # -- replay
     def sync(self, strategy: Any, state: Any) -> None:
         """The driver's state after init/resume or a tell: the actors replay the tell instead of receiving it."""
+        if not self.replay:
+            self._synced = self._full_ref = self._told = None
+            return
         try:
             strategy_fp = fingerprint(pickle.dumps(strategy, protocol=5))
             fp = state_fingerprint(strategy_fp, state)
@@ -436,6 +445,7 @@ class RayWorkers:
             return
         prev, told = self._synced, self._told
         self._synced, self._full_ref, self._told = (strategy, state, fp, strategy_fp, center_fp), None, None
+        self._full_nodes = set()
         if prev is None or told is None or told[0] != prev[4]:
             return  # the fitness of the previous state's population was not seen here: full state when needed
         holders = [s for s in self._slots if s.ready_ref is None and s.state_fp == prev[2]]
@@ -478,6 +488,7 @@ class RayWorkers:
         attempts = [0] * len(ranges)
         parts: list[EvalResult | None] = [None] * len(ranges)
         center_ref: Any = None
+        center_nodes: set[str | None] = set()
         nodes_used: set[str] = set()
         arg_bytes = ret_bytes = 0
         delays = dict(delays or {})
@@ -493,15 +504,20 @@ class RayWorkers:
                     if syn is not None and syn[4] == center_fp:  # the state this center comes from, once
                         if self._full_ref is None:
                             self._full_ref = ray.put(syn[:4])
+                            self._full_bytes = pickled_size(syn[:4])
                         extra["full"] = self._full_ref
                         s.state_fp = syn[2]
                         self.t.full_syncs += 1
-                        self.t.bytes_full += pickled_size(syn[:4])
+                        if s.node not in self._full_nodes:  # an object crosses to each node once
+                            self._full_nodes.add(s.node)
+                            self.t.bytes_full += self._full_bytes
                     else:  # no replay (or a confirmation of an older population): the center itself
                         if center_ref is None:
                             center_ref = ray.put(center)
                         extra["center"] = center_ref
-                        self.t.bytes_center += center.nbytes
+                        if s.node not in center_nodes:
+                            center_nodes.add(s.node)
+                            self.t.bytes_center += center.nbytes
                     s.centers.add(center_fp)
                 s.chunk, s.t0 = c, time.perf_counter()
                 s.ref = s.handle.run.remote(base_ref, args[c], center_fp, delay_s=delays.pop(c, 0.0), **extra)

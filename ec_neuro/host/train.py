@@ -141,7 +141,7 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
     task = cfg.task_ref
     P = cfg.population
     slots = np.arange(P + cfg.det_episodes)
-    workers = make_workers(cfg.workers, cfg.ray_address, cfg.ray_local, cfg.ray_timeout)
+    workers = make_workers(cfg.workers, cfg.ray_address, cfg.ray_local, cfg.ray_timeout, cfg.ray_replay)
     try:
         workers.sync(strategy, state)
         while state.generation < cfg.generations:

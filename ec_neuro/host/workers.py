@@ -108,11 +108,11 @@ class ProcessWorkers(Workers):
 
 
 def make_workers(workers: int, ray_address: str | None = None, ray_local: int | None = None,
-                 ray_timeout: float | None = None) -> Workers:
+                 ray_timeout: float | None = None, ray_replay: bool = True) -> Workers:
     """Serial, N processes, or Ray actors (`ray_local` N on a private loopback Ray, or on the cluster at
     `ray_address`: `workers` actors when more than 1, else one per CPU); the result is the same."""
     if ray_address is not None or ray_local is not None:
         from .ray_workers import RayWorkers
         return RayWorkers(address=ray_address, local=ray_local, workers=workers if workers > 1 else None,
-                          timeout_s=ray_timeout)
+                          timeout_s=ray_timeout, replay=ray_replay)
     return SerialWorkers() if workers <= 1 else ProcessWorkers(workers)
