@@ -36,6 +36,7 @@ from ec_neuro.host.rollout import EvalRequest
 from ec_neuro.host.workers import ProcessWorkers, SerialWorkers
 from ec_neuro.strategies.ec import EC
 
+pytestmark = pytest.mark.ray
 HAVE_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(not HAVE_RAY, reason="ray not installed (the ray extra)")
 MARK = "EC_RAY_TEST_MARK"
