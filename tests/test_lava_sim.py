@@ -114,15 +114,17 @@ class _Interrupting(ToyLoop):
         return super().step(r)
 
 
-@pytest.mark.parametrize("tier", ["stock", "fused-k"])  # fused-k runs free: stopping it is a different path
-def test_interrupt_recycle_and_close_leave_no_processes(tier: str) -> None:
+@pytest.mark.parametrize("tier,reuse", [("stock", False), ("fused-k", False), ("fused-k", True)])
+def test_interrupt_recycle_and_close_leave_no_processes(tier: str, reuse: bool) -> None:
+    """fused-k runs free: stopping it is a different path; a live (reused) graph is never rebuilt, so its
+    worker is never recycled."""
     from ec_neuro.backends.mailbox import _folder
     boxes = lambda: set(Path(_folder()).glob("ecneuro-lava-*.box"))  # noqa: E731
     before = boxes()
     P = 2
     low = lower(SPEC, random_masks(SPEC, P, 1), "fixed")
     v0 = initial_v(SPEC.n_neurons, 1, 0, np.arange(P))
-    backend = make_backend("lava-sim", tier=tier, recycle_every=2)
+    backend = make_backend("lava-sim", tier=tier, recycle_every=2, reuse=reuse)
     try:
         with pytest.raises(KeyboardInterrupt):
             backend.rollout(backend.compile(low), _Interrupting(low, 10), v0)
@@ -132,8 +134,11 @@ def test_interrupt_recycle_and_close_leave_no_processes(tier: str) -> None:
         for _ in range(3):  # recycle_every=2: the third rollout runs in a fresh worker
             backend.rollout(backend.compile(low), ToyLoop(low, 5), v0)
             pids.append(backend._worker.proc.pid)
-        assert pids[0] == pids[1] != pids[2]
-        assert not _alive(pids[0]), "the recycled worker's session (worker + Lava processes) must be gone"
+        if reuse:
+            assert pids[0] == pids[1] == pids[2] and backend.built == 2  # the interrupted one, then one live graph
+        else:
+            assert pids[0] == pids[1] != pids[2]
+            assert not _alive(pids[0]), "the recycled worker's session (worker + Lava processes) must be gone"
     finally:
         backend.close()
     assert not _alive(pids[2])
@@ -223,3 +228,27 @@ def test_warm_up_covers_the_types_a_real_population_uses() -> None:
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert all(n >= 1 for n in got["before"]), got
     assert got["after"] == got["before"], f"a real population needed new signatures: {got}"
+
+
+@pytest.mark.parametrize("tier", ["fused-k", "fused"])
+def test_live_graph_loads_each_population_and_stays_bit_exact(tier: str) -> None:
+    """One live graph serves every rollout of the same shape: each generation's masks, v0 and constants are
+    loaded into it (no rebuild), and every rollout still equals numpy; a new shape builds a new graph."""
+    from ec_neuro.spec import NeuronParams
+    base = NetworkSpec(n_obs=4, n_act=2, n_neurons=64)
+    other = NetworkSpec(n_obs=4, n_act=2, n_neurons=64, exc_ratio=0.625, neuron=NeuronParams(tau_syn=4.0, tau_mem=12.0))
+    nb, lb = make_backend("numpy"), make_backend("lava-sim", tier=tier)
+    try:
+        for gen, (P, precision) in enumerate([(5, "fixed"), (5, "fixed"), (5, "fixed"), (3, "fixed"), (3, "float")]):
+            spec = other if gen == 2 else base  # gen 2: other constants (du, dv, n_exc) loaded into the same graph
+            low = lower(spec, random_masks(spec, P, 10 + gen, p=0.3 + 0.1 * gen), precision)
+            v0 = initial_v(spec.n_neurons, 10 + gen, gen, np.arange(P))
+            loops = [ToyLoop(low, 12, seed=gen), ToyLoop(low, 12, seed=gen)]
+            counts = [b.rollout(b.compile(low), loop, v0) for b, loop in zip((nb, lb), loops)]
+            np.testing.assert_array_equal(counts[1], counts[0])
+            np.testing.assert_array_equal(np.array(loops[1].actions), np.array(loops[0].actions))
+            assert counts[0].sum() > 0
+            assert lb.timing["built"] == (gen in (0, 3, 4)), (gen, lb.timing)
+        assert lb.built == 3
+    finally:
+        lb.close()

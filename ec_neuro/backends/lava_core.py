@@ -4,6 +4,11 @@
 HostBridge does; `FusedCore` is BiasLIF + Sparse + HostBridge in one object, one substep (`substep`) or one
 control step (`control_step`) per call, with the numpy backend's kernels.  The Lava process models in
 `ec_neuro.lava_procs` only move data through their ports and call these; `warm` loads their kernels.
+
+A live fused graph is reused across rollouts: the parent writes the next population into the graph's
+mailbox (`write_load`: the 0/1 mask, v0 and every constant), the worker sends LOAD on host_in, and the fused
+model rebuilds its FusedCore from the mailbox (`read_load`) before the next control step.  The worker maps
+the mailbox before Lava forks the model process, which finds it in `BOXES` (inherited through the fork).
 """
 from __future__ import annotations
 
@@ -13,7 +18,40 @@ from ..compilers.common import lower
 from ..compilers.lava import fused_params, host_bias, plan
 from ..sample.masks import random_masks
 from ..spec import NetworkSpec
+from .mailbox import Mailbox, Region
 from .numpy import kernels, substep
+
+# FusedCore's parameters (what compilers.lava.fused_params returns)
+PARAMS = ("mask", "w", "n_exc", "v", "du", "dv", "vth", "bias_exp", "w_exp", "fixed", "block", "population",
+          "n_neurons", "sign", "substeps", "a_out", "c_out", "record")
+LOADED = ("w", "n_exc", "du", "dv", "vth", "bias_exp", "w_exp", "a_out", "c_out")  # constants sent with each load
+HALT, LOAD = -1.0, -2.0  # host_in control codes, in the first active flag
+BOXES: dict[str, Mailbox] = {}  # worker: the mailbox of each live graph, by path (its forks inherit them)
+
+
+def load_regions(population: int, n_neurons: int) -> tuple[Region, ...]:
+    """The extra mailbox regions of a live fused graph: mask (P*N*N) uint8, v0 (P*N), constants."""
+    n = population * n_neurons
+    return (("mask", "u1", n * n_neurons), ("v0", "f8", n), ("consts", "f8", len(LOADED)))
+
+
+def write_load(box: Mailbox, pl, v0: np.ndarray) -> None:
+    """Parent: put plan `pl`'s population (mask, constants) and its initial v into a live graph's mailbox."""
+    box.mask[:] = pl.W_h.reshape(-1)
+    box.v0[:] = np.asarray(v0).reshape(-1)
+    box.consts[:] = [float(getattr(pl, k)) for k in LOADED]
+
+
+def read_load(box: Mailbox, pp) -> dict:
+    """Fused model: FusedCore parameters for the population in `box` (copies; the box is rewritten later)."""
+    P, N = pp["population"], pp["n_neurons"]
+    out = {k: pp[k] for k in PARAMS}
+    out.update(mask=box.mask.reshape(P, N, N).copy(), v=box.v0.copy())
+    ints = ("n_exc", "bias_exp", "w_exp") + (("w", "du", "dv", "vth") if pp["fixed"] else ())
+    for k, val in zip(LOADED, box.consts):
+        out[k] = int(val) if k in ints else float(val)
+    out["sign"] = np.tile(np.where(np.arange(N) < out["n_exc"], 1.0, -1.0), P)
+    return out
 
 
 def out_rows(substeps, record):
@@ -59,17 +97,15 @@ class FusedCore:
 
     def __init__(self, pp: dict) -> None:
         self.st = BridgeState(pp)
-        W = pp["W"]
         self.fixed = pp["fixed"]
         dt = np.int64 if self.fixed else np.float64
         n, P, N = self.st.n, self.st.P, self.st.N
-        mags = np.unique(np.abs(W.data))
-        if len(mags) > 1:
-            raise ValueError(f"the fused tier needs all weights to be +-w; got magnitudes {mags[:5]}")
-        self.mask = np.stack([W[p * N:(p + 1) * N, p * N:(p + 1) * N].toarray().T != 0 for p in range(P)])
-        self.mask = np.ascontiguousarray(self.mask, dtype=np.uint8)  # (P, pre, post); np.stack of .T is not C
+        mask = np.asarray(pp["mask"])
+        if mask.shape != (P, N, N):
+            raise ValueError(f"the fused tier's mask must be (P, N, N) = {(P, N, N)}, got {mask.shape}")
+        self.mask = np.ascontiguousarray(mask, dtype=np.uint8)  # (P, pre, post) 0/1, C order (the kernels' layout)
         self.sign = np.asarray(pp["sign"][:N], dtype=np.int64)
-        w = mags[0] if len(mags) else 0
+        w = pp["w"]
         if self.fixed:
             # Intel's first-step weight handling: MIXED clip to [-256, 255], drop the LSB (8 bits), floor.
             self.w = int((min(int(w), 255) >> 1) << 1)
@@ -89,7 +125,7 @@ class FusedCore:
         self.block = int(pp["block"])
         self.k = 0  # substep within the control step
         if self.block > 1:
-            self.n_exc = int(np.count_nonzero(self.sign > 0))
+            self.n_exc = int(pp["n_exc"])
             self.U, self.V = self.u.reshape(P, N), self.v.reshape(P, N)
             self.R = np.zeros((P, N))
             self.SPK = np.zeros((P, N), np.int32)

@@ -3,6 +3,9 @@
     stock:  HostBridge.bias_out -> BiasLIF.bias_in;  BiasLIF.s_out -> Sparse.s_in, HostBridge.s_in;
             Sparse.a_out -> BiasLIF.a_in   (Sparse delivers one timestep later: the model's delay)
     fused / fused-k: FusedPopulation, the same arithmetic and host channels in one process.
+
+A Session given a mailbox with load regions (the fused tiers) is live: `load()` swaps the next population into
+the running (fused-k) or paused (fused) graph, so that one graph serves every rollout of a worker.
 """
 from __future__ import annotations
 
@@ -12,12 +15,13 @@ from typing import Any
 import numpy as np
 
 from ..compilers.lava import LavaPlan, check_tier, fused_params
+from .lava_core import BOXES, HALT, LOAD
 from .mailbox import Mailbox
 
 FREE_STEPS = 2**31 - 1  # Lava timesteps of a free-running fused-k session (it is stopped long before)
 
 
-def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> tuple[Any, Any, Any]:
+def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool, box: str | None = None) -> tuple[Any, Any, Any]:
     """Instantiate the graph (worker only: imports Lava). Returns (process to run, bridge, run config)."""
     from lava.magma.core.run_configs import Loihi2SimCfg
 
@@ -31,7 +35,7 @@ def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> tuple[Any, A
                   a_out=pl.a_out, c_out=pl.c_out, record=record)
     if check_tier(tier).startswith("fused"):
         from ..lava_procs.fused import FusedPopulation
-        fused = FusedPopulation(**fused_params(pl, v_init, tier, record))
+        fused = FusedPopulation(**fused_params(pl, v_init, tier, record), box=box)
         return fused, fused, cfg
 
     from lava.proc.sparse.process import Sparse
@@ -67,23 +71,41 @@ def _warm_fused() -> None:
 class Session:
     """One built graph: the runtime, its bridge's external channels, and K timesteps per control step."""
 
-    def __init__(self, plan: LavaPlan, v0: np.ndarray, tier: str, record: bool = False) -> None:
-        from lava.magma.core.run_conditions import RunSteps
+    def __init__(self, plan: LavaPlan, v0: np.ndarray, tier: str, record: bool = False,
+                 box: Mailbox | None = None) -> None:
         if tier.startswith("fused"):
             _warm_fused()
-        self.proc, self.bridge, cfg = build(plan, v0, tier, record)
+        self.box = box
+        self.live = box is not None and "mask" in box.names
+        if self.live:
+            if not tier.startswith("fused"):
+                raise ValueError(f"only the fused tiers can load a new population into a built graph, not {tier!r}")
+            BOXES[box.path] = box  # before Lava forks the model process, which finds it there
+        self.running = False
+        try:
+            self._build(plan, v0, tier, record)
+        except BaseException:
+            try:
+                self.stop()
+            except Exception:
+                pass
+            raise
+
+    def _build(self, plan: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> None:
+        from lava.magma.core.run_conditions import RunSteps
+        self.proc, self.bridge, cfg = build(plan, v0, tier, record, self.box.path if self.live else None)
         # fused-k runs free (one long non-blocking run paced by host_in); the others run K steps per call
         self.free = tier == "fused-k"
         self.steps = RunSteps(num_steps=FREE_STEPS if self.free else plan.substeps, blocking=not self.free)
-        self.running = False
         self.proc.create_runtime(run_cfg=cfg)
         self.running = True
         self._send = self.bridge.host_in.external_pipe_csp_send_port
         self._recv = self.bridge.host_out.external_pipe_csp_recv_port
         self._halt = np.zeros(self.bridge.host_in.shape)
-        self._halt[plan.size] = -1.0  # HALT: the fused model stops reading host_in and idles
+        self._halt[plan.size] = HALT  # the fused model stops reading host_in and idles
+        self._load = np.zeros(self.bridge.host_in.shape)
+        self._load[plan.size] = LOAD
         self.last: np.ndarray | None = None
-        self.box: Mailbox | None = None
         if self.free:
             self.proc.run(condition=self.steps)
 
@@ -95,12 +117,26 @@ class Session:
         self.last = self._recv.recv()
         return self.last
 
+    def load(self) -> None:
+        """The population now in the mailbox replaces the graph's, before the next control step."""
+        if not self.live:
+            raise RuntimeError("this graph cannot load a new population (not a live fused graph)")
+        self.last = None
+        self._send.send(self._load)
+
+    def _forget(self) -> None:
+        if self.live:
+            BOXES.pop(self.box.path, None)
+
     def stop(self) -> None:
-        if self.running:
-            self.running = False
-            if self.free:
-                self._send.send(self._halt)
-            self.proc.stop()
+        try:
+            if self.running:
+                self.running = False
+                if self.free:
+                    self._send.send(self._halt)
+                self.proc.stop()
+        finally:
+            self._forget()
 
 
 def open_loop(plan: LavaPlan, v0: np.ndarray, bias: np.ndarray, tier: str) -> np.ndarray:

@@ -3,10 +3,14 @@
 Messages (tuples) from the parent:
     ("open_loop", plan, v0 (P*N,), bias (T, P*N), tier)    -> ("ok", rows (T, 2 + 3K, P*N) float64)
     ("start", box, session, args)                           -> ("ok", None)        builds and starts a graph:
-        session is a "module:Class" target (default `lava_graph:Session`), built as Class(*args)
+        session is a "module:Class" target (default `lava_graph:Session`), built as Class(*args, box=box)
+    ("load",)                                               -> ("ok", None)        a live fused graph takes the
+        population the parent wrote into the mailbox (mask, v0, constants), before its next control step
     ("step",)                                               -> ("ok", None)        one control step
 The per-step data goes through the shared Mailbox `box` (its spec): "step" reads msg (P*N + P,) from its
 inbox and leaves the readout r (P*N,) in its outbox.
+    ("finish",)                                             -> ("ok", counts (P*N,)) the rollout's spike counts;
+        the graph stays up for the next "load"
     ("end",)                                                -> ("ok", counts (P*N,)) stops the runtime
     ("quit",)                                               -> exits
 Any failure answers ("error", traceback text) and stops the graph.  SIGINT is ignored here (and so in the
@@ -35,15 +39,18 @@ def _handle(session: Any, req: tuple) -> tuple[Any, Any]:
         if session is not None:
             session.stop()
         box = Mailbox(*req[1])
-        new = load(req[2])(*req[3])
-        new.box = box
-        return None, new
+        return None, load(req[2])(*req[3], box=box)
     if session is None:
         raise RuntimeError(f"{cmd!r}: no graph started")
     if cmd == "step":
         box = session.box
         box.outbox[:] = session.step(box.inbox)[0]
         return None, session
+    if cmd == "load":
+        session.load()
+        return None, session
+    if cmd == "finish":
+        return (None if session.last is None else session.last[1].copy()), session
     if cmd == "end":
         out = None if session.last is None else session.last[1].copy()
         session.stop()
