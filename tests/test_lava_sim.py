@@ -189,11 +189,30 @@ def test_training_writes_identical_fitness(tmp_path: Path) -> None:
     for backend in ("numpy", "lava-sim"):
         out = tmp_path / backend
         proc = subprocess.run([sys.executable, "-m", "ec_neuro", "train", *args, "--backend", backend,
-                               "--run-dir", str(out)], capture_output=True, text=True, timeout=600)
+                               "--run-dir", str(out), "--verify", "2"], capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
         runs[backend] = _fitness(out)
     assert len(runs["numpy"]) == 3
     assert runs["lava-sim"] == runs["numpy"]
+    # lava-sim (fused-k by default) was checked against the stock models on generations 0 and 2 (--verify 2)
+    rows = [json.loads(line) for line in (tmp_path / "lava-sim" / "metrics.jsonl").read_text().splitlines()]
+    assert ["verified" in r for r in rows] == [True, False, True]
+    v = rows[0]["verified"]
+    assert v["fast"] == "lava-sim fused-k" and v["reference"] == "stock" and v["substeps"] > 0
+    assert [s["kind"] for s in v["slots"]] == ["det", "member", "member"] and v["slots"][0]["slot"] == 8
+    assert all("verified" not in json.loads(line)
+               for line in (tmp_path / "numpy" / "metrics.jsonl").read_text().splitlines())
+
+
+def test_verify_setting() -> None:
+    import ec_neuro as ecn
+    assert ecn.config(backend="lava-sim").verify == "every"
+    assert ecn.config(backend="lava-sim", verify="3").verify == 3
+    assert ecn.config(backend="lava-sim", verify=1).verify == "every"
+    assert ecn.config(backend="lava-sim", verify="off").verify == "off"
+    for bad in ("sometimes", 0.5, -2):
+        with pytest.raises(UserError, match="verify must be"):
+            ecn.config(backend="lava-sim", verify=bad)
 
 
 def test_info_reports_lava_tiers_without_importing_lava() -> None:
@@ -252,3 +271,64 @@ def test_live_graph_loads_each_population_and_stays_bit_exact(tier: str) -> None
         assert lb.built == 3
     finally:
         lb.close()
+
+
+@pytest.mark.parametrize("const", ["vth", "dv", "du"])
+def test_verification_stops_a_run_whose_fast_tier_has_one_constant_off_by_one(tmp_path: Path, monkeypatch,
+                                                                               const: str) -> None:
+    """The fast tier (fused-k, live graph) trains with one LIF constant off by one; the per-generation check
+    against Intel's stock models stops the run within a few generations (dv, du: at generation 0; vth+1 only
+    matters to a neuron whose v lands in the 64 units between the two thresholds) and names the slot, the
+    substep and the quantity."""
+    import dataclasses
+
+    import ec_neuro as ecn
+    from ec_neuro.backends.lava_sim import LavaProgram, LavaSimBackend
+    from ec_neuro.compilers.lava import plan
+    from ec_neuro.host.verify import VerificationError
+
+    def perturbed(self, lowered):  # what the fast tier runs; the reference lowers the population again
+        pl = plan(lowered)
+        return LavaProgram(lowered, dataclasses.replace(pl, **{const: getattr(pl, const) + 1}))
+
+    monkeypatch.setattr(LavaSimBackend, "compile", perturbed)
+    run = tmp_path / "run"
+    with pytest.raises(VerificationError) as err:
+        ecn.train(task="CartPole-v1", backend="lava-sim", precision="fixed", population=8, generations=4,
+                  det_episodes=1, target_return=None, network={"n_neurons": 64}, run_dir=run, progress=None)
+    text = str(err.value)
+    gen = 0 if const != "vth" else json.loads((run / "verify-failure.json").read_text())["generation"]
+    assert text.startswith(f"verification failed at generation {gen}: lava-sim fused-k against Intel's stock models "
+                           "(PyLifModelBitAcc + PySparseModelBitAcc)"), text
+    assert ("the deterministic network (slot 8): " in text or "  member " in text) and "differs at control step" in text
+    assert "substep" in text
+    report = json.loads((run / "verify-failure.json").read_text())
+    bad = [s for s in report["slots"] if not s["ok"]]
+    assert bad and all(s["mismatch"]["stage"] == "states" for s in bad)
+    first = bad[0]["mismatch"]
+    assert first["quantity"] in ("u", "v", "s") and first["fast"] != first["stock"] and first["neurons"] >= 1
+    rows = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []
+    assert len(rows) == gen  # the failing generation is not recorded as a result
+    assert err.value.exit_code == 3
+
+
+def test_verification_report_names_a_readout_the_live_graph_returned_wrongly() -> None:
+    """Stage 1 of the check (no Lava needed): the readout a slot's graph returned in training against the fast
+    tier's replay of the same bias; and the window rule tiles an episode."""
+    from ec_neuro.host.verify import compare, window_of
+    K, N, T = 3, 4, 6
+    out = {"r": np.zeros((T, 1, N)), "fast": {q: [np.zeros((2 * K, N))] for q in ("u", "v", "s")},
+           "stock": {q: [np.zeros((2 * K, N))] for q in ("u", "v", "s")}}
+    out["fast"]["r_window"] = out["stock"]["r_window"] = [np.zeros((2, N))]
+    trained = np.zeros((T, N))
+    assert compare(70, 64, K, trained, T, 2, 4, out, 0)["ok"]
+    trained[3, 2] = 0.5
+    rep = compare(70, 64, K, trained, T, 2, 4, out, 0)
+    assert not rep["ok"] and rep["what"] == "the deterministic network (slot 70)"
+    assert rep["mismatch"]["stage"] == "readout" and rep["mismatch"]["control_step"] == 3
+    assert "control step 3" in rep["mismatch"]["text"] and "neuron 2: training 0.5, replay 0.0" in rep["mismatch"]["text"]
+    out["stock"]["v"][0][4, 1] = 7  # substep 4 of the window = control step 3, substep 1
+    rep = compare(5, 64, K, np.zeros((T, N)), T, 2, 4, out, 0)
+    assert rep["mismatch"]["text"].startswith("v differs at control step 3, substep 1 (substep 10 of the episode")
+    assert [window_of(45, 20, j) for j in range(4)] == [(0, 20), (20, 40), (25, 45), (0, 20)]
+    assert window_of(7, 20, 5) == (0, 7)

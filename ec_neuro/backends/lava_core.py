@@ -35,6 +35,12 @@ def load_regions(population: int, n_neurons: int) -> tuple[Region, ...]:
     return (("mask", "u1", n * n_neurons), ("v0", "f8", n), ("consts", "f8", len(LOADED)))
 
 
+def replay_regions(steps: int, substeps: int, n: int) -> tuple:
+    """The mailbox regions of `replay_stock`: bias (steps, n) in, u, v, z (steps * substeps, n) out."""
+    return (("bias", "f8", (steps, n)), ("u", "f8", (steps * substeps, n)), ("v", "f8", (steps * substeps, n)),
+            ("z", "f8", (steps * substeps, n)))
+
+
 def write_load(box: Mailbox, pl, v0: np.ndarray) -> None:
     """Parent: put plan `pl`'s population (mask, constants) and its initial v into a live graph's mailbox."""
     box.mask[:] = pl.W_h.reshape(-1)
@@ -70,6 +76,9 @@ class BridgeState:
         self.bias = np.zeros(self.n)
         self.act = np.ones(self.n, dtype=bool)
         self.out = np.zeros((out_rows(self.K, self.record), self.n))
+        r0 = pp.get("r0")
+        if r0 is not None:
+            self.out[0] = r0  # a replay that starts mid-episode
         self.r = self.out[0]
         self.counts = self.out[1]
 
@@ -204,3 +213,32 @@ def warm(spec: NetworkSpec | None = None, population: int = 1) -> None:
             else:
                 for k in range(pl.substeps):
                     core.substep(msg if k == 0 else None)
+
+
+def replay(pl, v0: np.ndarray, bias: np.ndarray, active: np.ndarray, starts: np.ndarray,
+           stops: np.ndarray) -> dict:
+    """The fused-k tier's arithmetic (FusedCore.control_step, what its Lava process runs) replaying recorded host
+    messages of a population `pl`: bias (T, P*N) as the LIF takes it, active (T, P).
+
+    Returns r (T, P, N) after every control step; for each member p its state before control step starts[p]
+    (init: u, v, z = 0/1 spikes of the substep before, r; each (P, N)), and what it did over control steps
+    [starts[p], stops[p]): u, v, s (one row per substep, lists of ((stop-start)*K, N)) and r ((stop-start, N))."""
+    P, N, K = pl.population, pl.n_neurons, pl.substeps
+    core = FusedCore(fused_params(pl, v0, "fused-k", True))
+    T = bias.shape[0]
+    dt = core.U.dtype
+    r = np.zeros((T, P, N))
+    init = {"u": np.zeros((P, N), dt), "v": np.zeros((P, N), dt), "z": np.zeros((P, N), bool), "r": np.zeros((P, N))}
+    rec: dict[str, list[list[np.ndarray]]] = {k: [[] for _ in range(P)] for k in ("u", "v", "s", "r")}
+    for t in range(T):
+        for p in np.flatnonzero(starts == t):
+            init["u"][p], init["v"][p], init["z"][p], init["r"][p] = core.U[p], core.V[p], core.SPK[p] != 0, core.R[p]
+        out = core.control_step(np.concatenate([bias[t], np.asarray(active[t], dtype=np.float64)]))
+        r[t] = out[0].reshape(P, N)
+        for p in np.flatnonzero((starts <= t) & (t < stops)):
+            for i, name in enumerate(("u", "v", "s")):
+                rec[name][p].append(out[2 + i * K:2 + (i + 1) * K].reshape(K, P, N)[:, p].copy())
+            rec["r"][p].append(r[t, p].copy())
+    out_rec = {name: [np.concatenate(rows) if rows else np.zeros((0, N)) for rows in rec[name]]
+               for name in ("u", "v", "s")}
+    return {"r": r, "init": init, **out_rec, "r_window": [np.array(rows).reshape(-1, N) for rows in rec["r"]]}

@@ -6,6 +6,9 @@
 
 A Session given a mailbox with load regions (the fused tiers) is live: `load()` swaps the next population into
 the running (fused-k) or paused (fused) graph, so that one graph serves every rollout of a worker.
+
+`replay_stock` is the verification's reference (host/verify.py): Intel's LIF + Sparse alone, replaying a
+bias schedule from a mid-episode state in one blocking run, u, v and spikes recorded into shared memory.
 """
 from __future__ import annotations
 
@@ -21,8 +24,24 @@ from .mailbox import Mailbox
 FREE_STEPS = 2**31 - 1  # Lava timesteps of a free-running fused-k session (it is stopped long before)
 
 
-def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool, box: str | None = None) -> tuple[Any, Any, Any]:
-    """Instantiate the graph (worker only: imports Lava). Returns (process to run, bridge, run config)."""
+def synaptic_seed(pl: LavaPlan, z: np.ndarray) -> np.ndarray:
+    """What Intel's Sparse sends on its first timestep when the 0/1 spikes `z` (P*N,) came one timestep
+    earlier: its buffered a_out, computed as PySparseModelBitAcc / PySparseModelFloat compute it (weights
+    clipped and truncated by Lava's own weightutils, the dot product, the weight_exp shift)."""
+    from lava.utils.weightutils import SignMode, clip_weights, truncate_weights
+    if pl.precision != "fixed":
+        return pl.W.dot(np.asarray(z, dtype=np.float64))
+    W = truncate_weights(clip_weights(pl.W, SignMode.MIXED, num_bits=8), SignMode.MIXED, 8)
+    acc = W.dot(np.asarray(z, dtype=bool))
+    return np.left_shift(acc, pl.w_exp) if pl.w_exp > 0 else np.right_shift(acc, -pl.w_exp)
+
+
+def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool, box: str | None = None,
+          init: dict[str, np.ndarray] | None = None) -> tuple[Any, Any, Any]:
+    """Instantiate the graph (worker only: imports Lava). Returns (process to run, bridge, run config).
+
+    init (stock only): start mid-episode from the state {u, v, z (0/1 spikes of the last substep), r}, each
+    (P*N,): the LIF's u and v, Sparse's one-timestep buffer holding z's synaptic input, the bridge's r."""
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     from ..lava_procs.bridge import HostBridge
@@ -33,6 +52,11 @@ def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool, box: str | None
     v_init = np.asarray(v0).reshape(-1)
     common = dict(population=pl.population, n_neurons=pl.n_neurons, sign=pl.sign, substeps=pl.substeps,
                   a_out=pl.a_out, c_out=pl.c_out, record=record)
+    if init is not None:
+        if tier != "stock":
+            raise ValueError("only the stock graph starts from a given mid-episode state")
+        common["r0"] = np.asarray(init["r"], dtype=np.float64).reshape(-1)
+        v_init = np.asarray(init["v"]).reshape(-1)
     if check_tier(tier).startswith("fused"):
         from ..lava_procs.fused import FusedPopulation
         fused = FusedPopulation(**fused_params(pl, v_init, tier, record), box=box)
@@ -42,13 +66,16 @@ def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool, box: str | None
     from lava.utils.weightutils import SignMode
 
     from ..lava_procs.lif import BiasLIF
-    lif = BiasLIF(shape=(n,), u=0, v=v_init, du=pl.du, dv=pl.dv, vth=pl.vth, bias_mant=0,
+    u_init = 0 if init is None else np.asarray(init["u"]).reshape(-1)
+    lif = BiasLIF(shape=(n,), u=u_init, v=v_init, du=pl.du, dv=pl.dv, vth=pl.vth, bias_mant=0,
                   bias_exp=pl.bias_exp, record=record)
     if pl.precision == "fixed":
         syn = Sparse(weights=pl.W, num_message_bits=1, weight_exp=pl.w_exp, num_weight_bits=8,
                      sign_mode=SignMode.MIXED)
     else:
         syn = Sparse(weights=pl.W, num_message_bits=1)
+    if init is not None:
+        syn.a_buff.init = synaptic_seed(pl, init["z"])
     bridge = HostBridge(**common)
     bridge.bias_out.connect(lif.bias_in)
     lif.s_out.connect(syn.s_in)
@@ -72,7 +99,7 @@ class Session:
     """One built graph: the runtime, its bridge's external channels, and K timesteps per control step."""
 
     def __init__(self, plan: LavaPlan, v0: np.ndarray, tier: str, record: bool = False,
-                 box: Mailbox | None = None) -> None:
+                 box: Mailbox | None = None, init: dict[str, np.ndarray] | None = None) -> None:
         if tier.startswith("fused"):
             _warm_fused()
         self.box = box
@@ -83,7 +110,7 @@ class Session:
             BOXES[box.path] = box  # before Lava forks the model process, which finds it there
         self.running = False
         try:
-            self._build(plan, v0, tier, record)
+            self._build(plan, v0, tier, record, init)
         except BaseException:
             try:
                 self.stop()
@@ -91,9 +118,9 @@ class Session:
                 pass
             raise
 
-    def _build(self, plan: LavaPlan, v0: np.ndarray, tier: str, record: bool) -> None:
+    def _build(self, plan: LavaPlan, v0: np.ndarray, tier: str, record: bool, init: Any) -> None:
         from lava.magma.core.run_conditions import RunSteps
-        self.proc, self.bridge, cfg = build(plan, v0, tier, record, self.box.path if self.live else None)
+        self.proc, self.bridge, cfg = build(plan, v0, tier, record, self.box.path if self.live else None, init)
         # fused-k runs free (one long non-blocking run paced by host_in); the others run K steps per call
         self.free = tier == "fused-k"
         self.steps = RunSteps(num_steps=FREE_STEPS if self.free else plan.substeps, blocking=not self.free)
@@ -139,11 +166,46 @@ class Session:
             self._forget()
 
 
-def open_loop(plan: LavaPlan, v0: np.ndarray, bias: np.ndarray, tier: str) -> np.ndarray:
-    """Replay bias (T, P*N) with every member active; rows per control step, stacked."""
-    s = Session(plan, v0, tier, record=True)
+def open_loop(plan: LavaPlan, v0: np.ndarray, bias: np.ndarray, tier: str,
+              init: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Replay bias (T, P*N) with every member active; rows per control step, stacked.  init: start from a
+    mid-episode state instead of (u = 0, v0, no spikes, r = 0), stock only (see `build`)."""
+    s = Session(plan, v0, tier, record=True, init=init)
     try:
         active = np.ones(plan.population)
         return np.stack([s.step(np.concatenate([b, active])) for b in bias])
     finally:
         s.stop()
+
+
+def replay_stock(pl: LavaPlan, init: dict[str, np.ndarray], box: Mailbox) -> None:
+    """Intel's models (ReplayLIF = PyLifModelBitAcc / PyLifModelFloat + stock Sparse) replay box.bias, one row
+    per control step, from the state `init` (see `build`); u, v and the 0/1 spikes z of every timestep land
+    in box.u, box.v, box.z."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.sparse.process import Sparse
+    from lava.utils.weightutils import SignMode
+
+    from ..lava_procs.lif import ReplayLIF
+    n, K = pl.size, pl.substeps
+    T = box.bias.shape[0]
+    BOXES[box.path] = box  # before Lava forks the LIF's process, which writes into it
+    try:
+        lif = ReplayLIF(shape=(n,), u=np.asarray(init["u"]).reshape(-1), v=np.asarray(init["v"]).reshape(-1),
+                        du=pl.du, dv=pl.dv, vth=pl.vth, bias_mant=0, bias_exp=pl.bias_exp, box=box.path, substeps=K)
+        if pl.precision == "fixed":
+            syn = Sparse(weights=pl.W, num_message_bits=1, weight_exp=pl.w_exp, num_weight_bits=8,
+                         sign_mode=SignMode.MIXED)
+        else:
+            syn = Sparse(weights=pl.W, num_message_bits=1)
+        syn.a_buff.init = synaptic_seed(pl, init["z"])
+        lif.s_out.connect(syn.s_in)
+        syn.a_out.connect(lif.a_in)
+        tag = "fixed_pt" if pl.precision == "fixed" else "floating_pt"
+        try:
+            lif.run(condition=RunSteps(num_steps=T * K), run_cfg=Loihi2SimCfg(select_tag=tag))
+        finally:
+            lif.stop()
+    finally:
+        BOXES.pop(box.path, None)

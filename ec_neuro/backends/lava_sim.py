@@ -18,6 +18,7 @@ build, Lava compile or stop, only that ~4 MB copy.  A graph is rebuilt when the 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import importlib.util
 import os
 import time
@@ -33,7 +34,7 @@ from ..compilers.lava import LavaPlan, check_tier, host_bias, plan
 from ..child import Child
 from ..errors import MissingExtra, UserError
 from .base import ControlLoop, Trace
-from .lava_core import load_regions, write_load
+from .lava_core import BridgeState, load_regions, replay, replay_regions, write_load
 from .mailbox import Mailbox
 
 SESSION = "ec_neuro.backends.lava_graph:Session"  # what the worker builds per graph
@@ -186,6 +187,63 @@ class LavaSimBackend:
         u, v = st(rows[:, 2:2 + K]).astype(dtype), st(rows[:, 2 + K:2 + 2 * K]).astype(dtype)
         s = st(rows[:, 2 + 2 * K:2 + 3 * K]).astype(np.int32)
         return Trace(u, v, s, rows[:, 0].reshape(T, P, N).copy())
+
+    REFERENCE = {"fixed": "Intel's stock models (PyLifModelBitAcc + PySparseModelBitAcc)",
+                 "float": "Intel's stock float models (PyLifModelFloat + PySparseModelFloat)"}
+
+    @classmethod
+    def reference_for(cls, options: dict, precision: str) -> str | None:
+        """What `verify_replay` checks a backend built with `options` against; None for the stock tier (it is
+        the reference)."""
+        return None if options.get("tier", "fused-k") == "stock" else cls.REFERENCE[precision]
+
+    def verify_replay(self, program: LavaProgram, index: np.ndarray, v0: np.ndarray, bias: np.ndarray,
+                      active: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> dict:
+        """Replays of members `index` of a rollout, for verification (host/verify.py):
+        - the fast tier: this tier's arithmetic (FusedCore, as its Lava process runs it) on this program's own
+          plan, over every recorded control step: r (T, M, N); its state at each member's window start, and
+          u, v, s, r over the window [starts[m], stops[m]);
+        - the reference: Intel's stock models in the worker, on a plan lowered again from the population, over
+          the same windows, each member seeded with the fast tier's state at its window start.
+        bias (T, M, N) and active (T, M): what the ControlLoop gave the rollout for these members; v0 (M, N)."""
+        low, index = program.low, np.asarray(index)
+        M, N, K = len(index), program.plan.n_neurons, program.plan.substeps
+        hb = np.stack([host_bias(low, b) for b in bias])  # (T, M*N): exactly what the fast tier's graph received
+        v = np.asarray(low.initial_v(v0)).reshape(-1)
+        fast = replay(program.plan.members(index), v, hb, active, starts, stops)
+        ref_plan = plan(dataclasses.replace(low, T_in=low.T_in[index], W_h=low.W_h[index], W_out=low.W_out[index]))
+        lengths = stops - starts
+        T = int(lengths.max())
+        box = Mailbox.create(0, 0, replay_regions(T, K, M * N))
+        try:
+            for m in range(M):
+                box.bias[:lengths[m], m * N:(m + 1) * N] = hb[starts[m]:stops[m], m * N:(m + 1) * N]
+            init = {k: a.reshape(-1) for k, a in fast["init"].items()}
+            w = self._get_worker()
+            try:
+                w.call("replay", box.spec(), ref_plan, init)
+            except BaseException:
+                self._abort()
+                raise
+            u, v, z = (np.array(a).reshape(T * K, M, N) for a in (box.u, box.v, box.z))
+        finally:
+            box.close()
+        sign = ref_plan.sign.reshape(M, N)
+        s = z * sign
+        # the readout, by the stock tier's HostBridge arithmetic, from the stock spikes
+        st = BridgeState(dict(population=M, n_neurons=N, substeps=K, sign=ref_plan.sign, a_out=ref_plan.a_out,
+                              c_out=ref_plan.c_out, record=False, r0=init["r"]))
+        r = np.zeros((T, M, N))
+        for i in range(T * K):
+            st.observe(i % K, z[i].reshape(-1))
+            if i % K == K - 1:
+                r[i // K] = st.r.reshape(M, N)
+        dtype = np.float64 if low.fixed is None else np.int64
+        stock = {"u": [u[:lengths[m] * K, m].astype(dtype) for m in range(M)],
+                 "v": [v[:lengths[m] * K, m].astype(dtype) for m in range(M)],
+                 "s": [s[:lengths[m] * K, m] for m in range(M)],
+                 "r_window": [r[:lengths[m], m] for m in range(M)]}
+        return {"r": fast["r"], "fast": {k: fast[k] for k in ("u", "v", "s", "r_window")}, "stock": stock}
 
     def _abort(self) -> None:
         """After an error or Ctrl-C: stop the graph if the worker still answers, else end the worker."""

@@ -1,7 +1,10 @@
 """The lava-sim worker: a spawned process, the only one that imports Lava, serving one pipe.
 
 Messages (tuples) from the parent:
-    ("open_loop", plan, v0 (P*N,), bias (T, P*N), tier)    -> ("ok", rows (T, 2 + 3K, P*N) float64)
+    ("open_loop", plan, v0 (P*N,), bias (T, P*N), tier[, init]) -> ("ok", rows (T, 2 + 3K, P*N) float64)
+        init: a mid-episode state to start from (stock only; lava_graph.build)
+    ("replay", box, plan, init)                             -> ("ok", None)        the stock models replay
+        box.bias from the state init; u, v, spikes into the box (lava_graph.replay_stock; the verification)
     ("start", box, session, args)                           -> ("ok", None)        builds and starts a graph:
         session is a "module:Class" target (default `lava_graph:Session`), built as Class(*args, box=box)
     ("load",)                                               -> ("ok", None)        a live fused graph takes the
@@ -24,7 +27,7 @@ from typing import Any
 
 from ..child import connect, die_with_parent
 from ..registry import load
-from .lava_graph import open_loop
+from .lava_graph import open_loop, replay_stock
 from .mailbox import Mailbox
 
 SESSION = "ec_neuro.backends.lava_graph:Session"
@@ -35,6 +38,12 @@ def _handle(session: Any, req: tuple) -> tuple[Any, Any]:
     cmd = req[0]
     if cmd == "open_loop":
         return open_loop(*req[1:]), session
+    if cmd == "replay":
+        box = Mailbox(*req[1])
+        try:
+            return replay_stock(req[2], req[3], box), session
+        finally:
+            box.close()
     if cmd == "start":
         if session is not None:
             session.stop()

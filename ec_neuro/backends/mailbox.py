@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Sequence
+from typing import Sequence, Union
 
 import numpy as np
 
-Region = tuple[str, str, int]  # (name, numpy dtype string, element count)
+Region = tuple[str, str, Union[int, tuple[int, ...]]]  # (name, numpy dtype string, element count or shape)
 
 
 def _folder() -> str:
@@ -25,13 +25,14 @@ def _folder() -> str:
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
 
 
-def _layout(n_in: int, n_out: int, extra: Sequence[Region]) -> tuple[list[tuple[str, np.dtype, int, int]], int]:
-    """(name, dtype, count, byte offset) of every region, each 64-byte aligned; and the file size."""
+def _layout(n_in: int, n_out: int, extra: Sequence[Region]) -> tuple[list[tuple[str, np.dtype, tuple, int]], int]:
+    """(name, dtype, shape, byte offset) of every region, each 64-byte aligned; and the file size."""
     out, off = [], 0
-    for name, dtype, count in (("inbox", "f8", n_in), ("outbox", "f8", n_out), *extra):
+    for name, dtype, shape in (("inbox", "f8", n_in), ("outbox", "f8", n_out), *extra):
         dt = np.dtype(dtype)
-        out.append((name, dt, int(count), off))
-        off += -(-int(count) * dt.itemsize // 64) * 64
+        shape = (int(shape),) if np.isscalar(shape) else tuple(int(d) for d in shape)
+        out.append((name, dt, shape, off))
+        off += -(-int(np.prod(shape)) * dt.itemsize // 64) * 64
     return out, max(off, 64)
 
 
@@ -41,14 +42,16 @@ class Mailbox:
     def __init__(self, path: str, n_in: int, n_out: int, create: bool = False,
                  extra: Sequence[Region] = ()) -> None:
         self.path, self.n_in, self.n_out = path, int(n_in), int(n_out)
-        self.extra = tuple((str(n), str(d), int(c)) for n, d, c in extra)
+        self.extra = tuple((str(n), str(d), int(c) if np.isscalar(c) else tuple(int(x) for x in c))
+                           for n, d, c in extra)
         regions, size = _layout(self.n_in, self.n_out, self.extra)
         mode = "w+" if create else "r+"
         self._map = np.memmap(path, dtype=np.uint8, mode=mode, shape=(size,))
         self.names = [name for name, *_ in regions]
-        for name, dt, count, off in regions:
+        for name, dt, shape, off in regions:
             # plain ndarray views (np.asarray drops the memmap subclass, which numba would not type)
-            setattr(self, name, np.asarray(self._map[off:off + count * dt.itemsize]).view(dt))
+            nbytes = int(np.prod(shape)) * dt.itemsize
+            setattr(self, name, np.asarray(self._map[off:off + nbytes]).view(dt).reshape(shape))
 
     @classmethod
     def create(cls, n_in: int, n_out: int, extra: Sequence[Region] = ()) -> "Mailbox":

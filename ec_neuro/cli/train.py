@@ -30,6 +30,8 @@ CHANGEABLE_ON_RESUME = ("generations", "workers")
                                        "[default: 0]")
 @click.option("--workers", type=int, help="worker processes evaluating members (results do not depend on it)  "
                                           "[default: 1]")
+@click.option("--verify", help="check the fast lava-sim tier against Intel's stock models (docs/lava.md): every, "
+                               "off, or N (every N-th generation)  [default: every]")
 @click.option("--config", "config_file", type=click.Path(), help="a TOML config (see examples/config.toml); "
                                                                   "flags override it")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key, e.g. --set strategy.lr=0.1")
@@ -37,8 +39,8 @@ CHANGEABLE_ON_RESUME = ("generations", "workers")
 @click.option("--run-dir", type=click.Path(), help="where to write the run  [default: runs/<task>-<time>]")
 @click.option("--resume", "resume_dir", type=click.Path(), help="continue (or extend) the run in this directory")
 @click.option("--print-config", is_flag=True, help="print the fully resolved config as TOML and exit")
-def train(task, method, network, backend, precision, population, generations, seed, workers, config_file, overrides,
-          backend_options, run_dir, resume_dir, print_config) -> None:  # type: ignore[no-untyped-def]
+def train(task, method, network, backend, precision, population, generations, seed, workers, verify, config_file,
+          overrides, backend_options, run_dir, resume_dir, print_config) -> None:  # type: ignore[no-untyped-def]
     """Evolve a network on a task; the deterministic network (rho > 0.5 for EC) is the headline.
 
     Defaults come from the task (`ecneuro tasks` shows them), then --config, then flags, then --set.
@@ -46,7 +48,7 @@ def train(task, method, network, backend, precision, population, generations, se
     from ..host import train as host
     from ..host.config import resolve, to_toml
     settings = dict(task=task, method=method, backend=backend, precision=precision, population=population,
-                    generations=generations, seed=seed, workers=workers)
+                    generations=generations, seed=seed, workers=workers, verify=verify)
     if resume_dir:
         given = [k for k, v in settings.items() if v is not None and k not in CHANGEABLE_ON_RESUME]
         given += ["network"] * bool(network)

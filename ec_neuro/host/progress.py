@@ -21,7 +21,10 @@ def line(row: dict[str, Any]) -> str:
         text += f"  fwd {row['det_forward_distance']:.2f}m"
     for key in ("confirmed", "verified"):
         if row.get(key) is not None:
-            text += f"  {key} {row[key]}"
+            val = row[key]
+            if key == "verified" and isinstance(val, dict):  # host/verify.py: a failure raises, so this is a pass
+                val = f"ok ({len(val['slots'])} slots, {val['substeps']} substeps on {val['reference']})"
+            text += f"  {key} {val}"
     return text
 
 

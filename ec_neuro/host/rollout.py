@@ -16,6 +16,7 @@ from ..compilers.common import Lowered, lower
 from ..sample.masks import initial_v
 from ..strategies.base import Population
 from ..tasks.resolve import TaskRef
+from . import verify
 from .normalizer import normalise
 
 
@@ -38,6 +39,7 @@ class EvalRequest:
     obs_mean: np.ndarray
     obs_std: np.ndarray
     slots: np.ndarray  # slot indices this request covers
+    verify: verify.VerifyPlan | None = None  # slots to check against the backend's reference tier (host/verify.py)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class EvalResult:
     obs_sumsq: np.ndarray
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     bias_saturated: int = 0
+    verified: list[dict[str, Any]] = field(default_factory=list)  # one report per verified slot (host/verify.py)
 
     @staticmethod
     def concat(parts: list["EvalResult"]) -> "EvalResult":
@@ -59,19 +62,25 @@ class EvalResult:
         cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
         return EvalResult(cat("fitness"), cat("length"), cat("spike_rate"), cat("obs_count"), cat("obs_sum"),
                           cat("obs_sumsq"), {k: np.concatenate([p.extra[k] for p in parts]) for k in keys},
-                          sum(p.bias_saturated for p in parts))
+                          sum(p.bias_saturated for p in parts), [v for p in parts for v in p.verified])
 
 
 class TaskLoop:
-    """The ControlLoop of a task: normalise obs -> encode bias; decode readout -> step the environments."""
+    """The ControlLoop of a task: normalise obs -> encode bias; decode readout -> step the environments.
 
-    def __init__(self, low: Lowered, task: Any, obs_mean: np.ndarray, obs_std: np.ndarray, seeds: np.ndarray) -> None:
+    record: indices of members whose every control step is kept (bias in, active, readout out) for the
+    verification (host/verify.py): `recorded()` -> bias (T, M, N), active (T, M), r (T, M, N)."""
+
+    def __init__(self, low: Lowered, task: Any, obs_mean: np.ndarray, obs_std: np.ndarray, seeds: np.ndarray,
+                 record: np.ndarray | None = None) -> None:
         self.low, self.task, self.mean, self.std, self.seeds = low, task, obs_mean, obs_std, seeds
         P, n = len(seeds), task.n_obs
         self.active = np.ones(P, bool)
         self.obs_count = np.zeros(P)
         self.obs_sum = np.zeros((P, n))
         self.obs_sumsq = np.zeros((P, n))
+        self.record = None if record is None or not len(record) else np.asarray(record)
+        self._rec: dict[str, list[np.ndarray]] = {"bias": [], "active": [], "r": []}
 
     def _see(self, obs: np.ndarray, who: np.ndarray) -> None:
         """Accumulate the statistics of every observation seen, terminal ones included."""
@@ -80,7 +89,11 @@ class TaskLoop:
         self.obs_sumsq[who] += obs[who] ** 2
 
     def _encode(self, obs: np.ndarray) -> np.ndarray:
-        return self.low.encode(normalise(obs, self.mean, self.std))
+        bias = self.low.encode(normalise(obs, self.mean, self.std))
+        if self.record is not None:
+            self._rec["bias"].append(bias[self.record].copy())
+            self._rec["active"].append(self.active[self.record].copy())
+        return bias
 
     def start(self) -> np.ndarray:
         obs = self.task.reset(self.seeds)
@@ -88,12 +101,20 @@ class TaskLoop:
         return self._encode(obs)
 
     def step(self, r: np.ndarray) -> np.ndarray | None:
+        if self.record is not None:
+            self._rec["r"].append(np.array(r[self.record], dtype=np.float64))
         actions = self.low.decode(r)
         stepped = self.active.copy()
         obs, done = self.task.step(actions, stepped)
         self._see(obs, stepped)
         self.active = ~done
         return self._encode(obs) if self.active.any() else None
+
+    def recorded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The recorded members' control steps: bias (T, M, N), active (T, M) bool, readout r (T, M, N)."""
+        T = len(self._rec["r"])
+        return (np.array(self._rec["bias"][:T]), np.array(self._rec["active"][:T], dtype=bool),
+                np.array(self._rec["r"]))
 
 
 def run_request(req: EvalRequest, backend: Any, task: Any) -> EvalResult:
@@ -104,11 +125,13 @@ def run_request(req: EvalRequest, backend: Any, task: Any) -> EvalResult:
     program = backend.compile(low)
     seeds = np.array([env_seed(pop.seed, pop.generation, -1 if k < pop.size else int(k - pop.size))
                       for k in req.slots])
-    loop = TaskLoop(low, task, req.obs_mean, req.obs_std, seeds)
+    checked = verify.local_slots(req.verify, req.slots, backend)
+    loop = TaskLoop(low, task, req.obs_mean, req.obs_std, seeds, record=checked)
     v0 = initial_v(spec.n_neurons, pop.seed, pop.generation, req.slots)
     counts = backend.rollout(program, loop, v0)
+    verified = verify.run(backend, program, loop, v0, req, checked) if checked is not None else []
     steps = np.maximum(task.lengths, 1) * spec.neuron.substeps
     fitness = task.returns.astype(np.float64)
     fitness[~np.isfinite(fitness)] = np.nan
     return EvalResult(fitness, task.lengths.copy(), counts.sum(axis=1) / (steps * spec.n_neurons),
-                      loop.obs_count, loop.obs_sum, loop.obs_sumsq, task.metrics(), low.bias_saturated)
+                      loop.obs_count, loop.obs_sum, loop.obs_sumsq, task.metrics(), low.bias_saturated, verified)

@@ -26,6 +26,7 @@ from .normalizer import RunningNorm
 from .progress import Progress, reporter
 from .rollout import EvalRequest
 from .rundir import RunDir
+from .verify import Verifier
 from .versions import versions
 from .workers import make_workers
 
@@ -135,12 +136,15 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
     P = cfg.population
     slots = np.arange(P + cfg.det_episodes)
     workers = make_workers(cfg.workers)
+    verifier = Verifier(cfg, rd.path)
     try:
         while state.generation < cfg.generations:
             t0 = time.perf_counter()
             pop = strategy.ask(state)
+            vplan = verifier.plan(pop)
             res = workers.evaluate(EvalRequest(pop, cfg.network, task, cfg.backend, cfg.backend_options,
-                                               cfg.precision, norm.mean, norm.std, slots))
+                                               cfg.precision, norm.mean, norm.std, slots, vplan))
+            verified = verifier.check(vplan, res, pop.generation)  # a difference raises VerificationError
             fit, det = res.fitness[:P], res.fitness[P:]
             mean_obs, std_obs = norm.mean, norm.std
             state, smetrics = strategy.tell(state, pop, fit)
@@ -148,6 +152,8 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
             counters["wall_time"] += time.perf_counter() - t0
             counters["env_steps"] += int(res.length.sum())
             row = _row(pop.generation, fit, det, res, smetrics, counters, time.perf_counter() - t0, P)
+            if verified is not None:
+                row["verified"] = verified
             files.append_jsonl(rd / "fitness.jsonl", {"generation": pop.generation, "fitness": [
                 None if not np.isfinite(f) else float(f) for f in fit]})
             files.append_jsonl(rd / "metrics.jsonl", row)
