@@ -216,24 +216,36 @@ def warm(spec: NetworkSpec | None = None, population: int = 1) -> None:
 
 
 def replay(pl, v0: np.ndarray, bias: np.ndarray, active: np.ndarray, starts: np.ndarray,
-           stops: np.ndarray) -> dict:
-    """The fused-k tier's arithmetic (FusedCore.control_step, what its Lava process runs) replaying recorded host
-    messages of a population `pl`: bias (T, P*N) as the LIF takes it, active (T, P).
+           stops: np.ndarray, tier: str = "fused-k") -> dict:
+    """A fused tier's arithmetic (FusedCore, what its Lava process runs: `control_step` for fused-k, K calls of
+    `substep` for fused) replaying recorded host messages of a population `pl`: bias (T, P*N) as the LIF takes
+    it, active (T, P).
 
     Returns r (T, P, N) after every control step; for each member p its state before control step starts[p]
     (init: u, v, z = 0/1 spikes of the substep before, r; each (P, N)), and what it did over control steps
     [starts[p], stops[p]): u, v, s (one row per substep, lists of ((stop-start)*K, N)) and r ((stop-start, N))."""
     P, N, K = pl.population, pl.n_neurons, pl.substeps
-    core = FusedCore(fused_params(pl, v0, "fused-k", True))
+    core = FusedCore(fused_params(pl, v0, tier, True))
     T = bias.shape[0]
-    dt = core.U.dtype
+    dt = core.u.dtype
     r = np.zeros((T, P, N))
     init = {"u": np.zeros((P, N), dt), "v": np.zeros((P, N), dt), "z": np.zeros((P, N), bool), "r": np.zeros((P, N))}
     rec: dict[str, list[list[np.ndarray]]] = {k: [[] for _ in range(P)] for k in ("u", "v", "s", "r")}
     for t in range(T):
         for p in np.flatnonzero(starts == t):
-            init["u"][p], init["v"][p], init["z"][p], init["r"][p] = core.U[p], core.V[p], core.SPK[p] != 0, core.R[p]
-        out = core.control_step(np.concatenate([bias[t], np.asarray(active[t], dtype=np.float64)]))
+            if core.block > 1:
+                init["u"][p], init["v"][p], init["z"][p] = core.U[p], core.V[p], core.SPK[p] != 0
+                init["r"][p] = core.R[p]
+            else:
+                sl = slice(p * N, (p + 1) * N)
+                init["u"][p], init["v"][p], init["z"][p] = core.u[sl], core.v[sl], core.z[sl] != 0
+                init["r"][p] = core.st.r[sl]
+        msg = np.concatenate([bias[t], np.asarray(active[t], dtype=np.float64)])
+        if core.block > 1:
+            out = core.control_step(msg)
+        else:
+            for k in range(K):
+                out = core.substep(msg if k == 0 else None)
         r[t] = out[0].reshape(P, N)
         for p in np.flatnonzero((starts <= t) & (t < stops)):
             for i, name in enumerate(("u", "v", "s")):

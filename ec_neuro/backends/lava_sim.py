@@ -210,7 +210,7 @@ class LavaSimBackend:
         M, N, K = len(index), program.plan.n_neurons, program.plan.substeps
         hb = np.stack([host_bias(low, b) for b in bias])  # (T, M*N): exactly what the fast tier's graph received
         v = np.asarray(low.initial_v(v0)).reshape(-1)
-        fast = replay(program.plan.members(index), v, hb, active, starts, stops)
+        fast = replay(program.plan.members(index), v, hb, active, starts, stops, self.tier)
         ref_plan = plan(dataclasses.replace(low, T_in=low.T_in[index], W_h=low.W_h[index], W_out=low.W_out[index]))
         lengths = stops - starts
         T = int(lengths.max())
