@@ -156,10 +156,12 @@ class FusedCore:
     def control_step(self, msg: np.ndarray) -> np.ndarray:
         """K substeps at once in ec_neuro.kernels (which keep r, counts frozen for inactive members)."""
         st = self.st
-        self.take(msg)
-        P, N, K = st.P, st.N, st.K
-        active = np.ascontiguousarray(msg[st.n:] != 0)
-        bias = np.ascontiguousarray(self.bias.reshape(P, N))
+        P, N, K, n = st.P, st.N, st.K, st.n
+        active = msg[n:] != 0
+        if self.fixed:  # the bias as the LIF adds it: bias_mant << bias_exp (what `take` computes, in one pass)
+            bias = np.left_shift(msg[:n].astype(np.int64), self.bias_exp).reshape(P, N)
+        else:
+            bias = np.ascontiguousarray(msg[:n]).reshape(P, N)
         if self.fixed:
             kernels.run_fixed(self.mask, self.n_exc, active, bias, self.U, self.V, self.R, self.SPK, self.COUNTS,
                               K, self.decay_u, self.decay_v, self.vth, self.w, self.w_exp, st.a_out, st.c_out,
