@@ -358,3 +358,25 @@ def test_stock_replay_from_a_mid_episode_state_equals_the_fast_tier(tier: str, p
             np.testing.assert_array_equal(out["fast"][q][m], getattr(want, q)[starts[m] * K:stops[m] * K, p])
         np.testing.assert_array_equal(out["stock"]["r_window"][m], want.r[starts[m]:stops[m], p])
         assert np.abs(out["stock"]["s"][m]).sum() > 0
+
+
+def test_a_failing_fused_process_answers_with_its_error_instead_of_hanging(monkeypatch) -> None:
+    """A fused-k graph runs free: an exception in its Lava process used to leave the worker waiting for an
+    answer forever.  Here a corrupt load (a NaN constant) must come back as an error naming the cause."""
+    import ec_neuro.backends.lava_sim as ls
+    P = 3
+    low = lower(SPEC, random_masks(SPEC, P, 0, p=0.5), "fixed")
+    v0 = initial_v(SPEC.n_neurons, 0, 0, np.arange(P))
+    backend = make_backend("lava-sim", tier="fused-k")
+    good = ls.write_load
+    try:
+        backend.rollout(backend.compile(low), ToyLoop(low, 4), v0)
+        monkeypatch.setattr(ls, "write_load", lambda box, pl, v: (good(box, pl, v), box.consts.__setitem__(0, np.nan)))
+        t0 = time.monotonic()
+        with pytest.raises(RuntimeError, match="fused Lava process failed(.|\n)*cannot convert float NaN"):
+            backend.rollout(backend.compile(low), ToyLoop(low, 4), v0)
+        assert time.monotonic() - t0 < 60 and backend._worker is None
+        monkeypatch.setattr(ls, "write_load", good)
+        assert backend.rollout(backend.compile(low), ToyLoop(low, 4), v0).sum() > 0  # a fresh worker and graph
+    finally:
+        backend.close()

@@ -26,13 +26,14 @@ PARAMS = ("mask", "w", "n_exc", "v", "du", "dv", "vth", "bias_exp", "w_exp", "fi
           "n_neurons", "sign", "substeps", "a_out", "c_out", "record")
 LOADED = ("w", "n_exc", "du", "dv", "vth", "bias_exp", "w_exp", "a_out", "c_out")  # constants sent with each load
 HALT, LOAD = -1.0, -2.0  # host_in control codes, in the first active flag
+FAILED = -1.0  # host_out: the fused model's answer when it raised (first spike count; counts are never negative)
 BOXES: dict[str, Mailbox] = {}  # worker: the mailbox of each live graph, by path (its forks inherit them)
 
 
 def load_regions(population: int, n_neurons: int) -> tuple[Region, ...]:
     """The extra mailbox regions of a live fused graph: mask (P*N*N) uint8, v0 (P*N), constants."""
     n = population * n_neurons
-    return (("mask", "u1", n * n_neurons), ("v0", "f8", n), ("consts", "f8", len(LOADED)))
+    return (("mask", "u1", n * n_neurons), ("v0", "f8", n), ("consts", "f8", len(LOADED)), ("error", "u1", 8192))
 
 
 def replay_regions(steps: int, substeps: int, n: int) -> tuple:

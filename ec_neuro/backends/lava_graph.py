@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..compilers.lava import LavaPlan, check_tier, fused_params
-from .lava_core import BOXES, HALT, LOAD
+from .lava_core import BOXES, FAILED, HALT, LOAD
 from .mailbox import Mailbox
 
 FREE_STEPS = 2**31 - 1  # Lava timesteps of a free-running fused-k session (it is stopped long before)
@@ -123,6 +123,7 @@ class Session:
         self.proc, self.bridge, cfg = build(plan, v0, tier, record, self.box.path if self.live else None, init)
         # fused-k runs free (one long non-blocking run paced by host_in); the others run K steps per call
         self.free = tier == "fused-k"
+        self.fused = tier.startswith("fused")
         self.steps = RunSteps(num_steps=FREE_STEPS if self.free else plan.substeps, blocking=not self.free)
         self.proc.create_runtime(run_cfg=cfg)
         self.running = True
@@ -142,6 +143,13 @@ class Session:
         if not self.free:
             self.proc.run(condition=self.steps)
         self.last = self._recv.recv()
+        if self.fused and self.last[1, 0] == FAILED:
+            self.last = None
+            text = ""
+            if self.box is not None and "error" in self.box.names:
+                text = bytes(self.box.error).rstrip(b"\0").decode(errors="replace")
+            raise RuntimeError("the fused Lava process failed"
+                               + (f":\n{text}" if text else " (its traceback is on stderr)"))
         return self.last
 
     def load(self) -> None:

@@ -13,6 +13,11 @@ step, without the graph ever stopping.
 """
 from __future__ import annotations
 
+import sys
+import traceback
+
+import numpy as np
+
 from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.model.py.ports import PyInPort, PyOutPort
@@ -22,7 +27,7 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from ec_neuro.backends.lava_core import BOXES, HALT, LOAD, FusedCore, out_rows, read_load
+from ec_neuro.backends.lava_core import BOXES, FAILED, HALT, LOAD, FusedCore, out_rows, read_load
 
 
 class FusedPopulation(AbstractProcess):
@@ -54,7 +59,9 @@ class PyFusedPopulation(PyLoihiProcessModel):
     """Per Lava timestep: one substep (block 1) or one control step (block K) of FusedCore; host I/O every
     control step.  A free-running session ends with a HALT message (first active flag -1): from then on the
     model idles, so that the runtime can stop it between timesteps.  LOAD (-2) swaps in the population
-    waiting in the mailbox."""
+    waiting in the mailbox.  An exception is answered, not raised (a free-running graph would otherwise leave
+    the worker waiting for an answer forever): an answer whose first count is FAILED, the traceback in the
+    mailbox's `error` region (and on stderr); the model then idles."""
 
     host_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     host_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
@@ -77,6 +84,21 @@ class PyFusedPopulation(PyLoihiProcessModel):
     def run_spk(self):
         if self.halted:
             return
+        try:
+            self._step()
+        except Exception:
+            self.halted = True
+            text = traceback.format_exc()
+            print(f"ec_neuro fused Lava process failed:\n{text}", file=sys.stderr, flush=True)
+            if self.box is not None and "error" in self.box.names:
+                raw = text.encode()[-self.box.error.size + 1:]
+                self.box.error[:] = 0
+                self.box.error[:len(raw)] = np.frombuffer(raw, np.uint8)
+            out = np.zeros(self.host_out.shape)
+            out[1, 0] = FAILED
+            self.host_out.send(out)
+
+    def _step(self):
         if self.core.block > 1:
             msg = self._recv()
             if msg[self.core.st.n] == HALT:
