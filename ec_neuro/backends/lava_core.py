@@ -37,7 +37,7 @@ def load_regions(population: int, n_neurons: int) -> tuple[Region, ...]:
 
 
 def replay_regions(steps: int, substeps: int, n: int) -> tuple:
-    """The mailbox regions of `replay_stock`: bias (steps, n) in, u, v, z (steps * substeps, n) out."""
+    """A stock replay's mailbox regions (lava_graph.ReplayGraph): bias (steps, n) in, u, v, z (steps * substeps, n) out."""
     return (("bias", "f8", (steps, n)), ("u", "f8", (steps * substeps, n)), ("v", "f8", (steps * substeps, n)),
             ("z", "f8", (steps * substeps, n)))
 
@@ -234,7 +234,13 @@ def replay(pl, v0: np.ndarray, bias: np.ndarray, active: np.ndarray, starts: np.
     r = np.zeros((T, P, N))
     init = {"u": np.zeros((P, N), dt), "v": np.zeros((P, N), dt), "z": np.zeros((P, N), bool), "r": np.zeros((P, N))}
     rec: dict[str, list[list[np.ndarray]]] = {k: [[] for _ in range(P)] for k in ("u", "v", "s", "r")}
+    rec_on = core.rec if core.block > 1 else None
+    rec_off = (np.zeros((0, 1, 1), dt), np.zeros((0, 1, 1), dt), np.zeros((0, 1, 1), np.int32))
     for t in range(T):
+        recording = bool(((starts <= t) & (t < stops)).any())  # record only inside some member's window
+        core.st.record = recording
+        if rec_on is not None:
+            core.rec = rec_on if recording else rec_off
         for p in np.flatnonzero(starts == t):
             if core.block > 1:
                 init["u"][p], init["v"][p], init["z"][p] = core.U[p], core.V[p], core.SPK[p] != 0

@@ -7,8 +7,9 @@
 A Session given a mailbox with load regions (the fused tiers) is live: `load()` swaps the next population into
 the running (fused-k) or paused (fused) graph, so that one graph serves every rollout of a worker.
 
-`replay_stock` is the verification's reference (host/verify.py): Intel's LIF + Sparse alone, replaying a
-bias schedule from a mid-episode state in one blocking run, u, v and spikes recorded into shared memory.
+`ReplayGraph` is the verification's reference (host/verify.py): Intel's LIF + Sparse alone, reused across
+generations, replaying a bias schedule from a mid-episode state in one blocking run, u, v and spikes
+recorded into shared memory.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..compilers.lava import LavaPlan, check_tier, fused_params
-from .lava_core import BOXES, FAILED, HALT, LOAD
+from .lava_core import BOXES, FAILED, HALT, LOAD, replay_regions
 from .mailbox import Mailbox
 
 FREE_STEPS = 2**31 - 1  # Lava timesteps of a free-running fused-k session (it is stopped long before)
@@ -186,34 +187,69 @@ def open_loop(plan: LavaPlan, v0: np.ndarray, bias: np.ndarray, tier: str,
         s.stop()
 
 
-def replay_stock(pl: LavaPlan, init: dict[str, np.ndarray], box: Mailbox) -> None:
-    """Intel's models (ReplayLIF = PyLifModelBitAcc / PyLifModelFloat + stock Sparse) replay box.bias, one row
-    per control step, from the state `init` (see `build`); u, v and the 0/1 spikes z of every timestep land
-    in box.u, box.v, box.z."""
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.sparse.process import Sparse
-    from lava.utils.weightutils import SignMode
+class ReplayGraph:
+    """The verification's reference (host/verify.py): Intel's LIF and Sparse models (lava_procs/replay.py),
+    built once and reused for every replay of a population shape: each `run` loads a population and a
+    mid-episode state into the paused graph, replays a bias schedule in one blocking run and returns u, v and
+    the 0/1 spikes z of every timestep.  `steps`: the most control steps one replay may have."""
 
-    from ..lava_procs.lif import ReplayLIF
-    n, K = pl.size, pl.substeps
-    T = box.bias.shape[0]
-    BOXES[box.path] = box  # before Lava forks the LIF's process, which writes into it
-    try:
-        lif = ReplayLIF(shape=(n,), u=np.asarray(init["u"]).reshape(-1), v=np.asarray(init["v"]).reshape(-1),
-                        du=pl.du, dv=pl.dv, vth=pl.vth, bias_mant=0, bias_exp=pl.bias_exp, box=box.path, substeps=K)
-        if pl.precision == "fixed":
-            syn = Sparse(weights=pl.W, num_message_bits=1, weight_exp=pl.w_exp, num_weight_bits=8,
-                         sign_mode=SignMode.MIXED)
-        else:
-            syn = Sparse(weights=pl.W, num_message_bits=1)
-        syn.a_buff.init = synaptic_seed(pl, init["z"])
-        lif.s_out.connect(syn.s_in)
-        syn.a_out.connect(lif.a_in)
-        tag = "fixed_pt" if pl.precision == "fixed" else "floating_pt"
+    def __init__(self, pl: LavaPlan, steps: int) -> None:
+        from lava.magma.core.run_configs import Loihi2SimCfg
+        from lava.utils.weightutils import SignMode
+
+        from ..lava_procs.replay import CONSTS, ReplayLIF, ReplaySparse
+        self.key, self.steps = replay_key(pl), int(steps)
+        P, N, K, n = pl.population, pl.n_neurons, pl.substeps, pl.size
+        self.box = Mailbox.create(0, 0, replay_regions(self.steps, K, n) + (
+            ("mask", "u1", (P, N, N)), ("consts", "f8", len(CONSTS)), ("a_seed", "f8", n), ("u0", "f8", n),
+            ("v0", "f8", n), ("seq", "i8", 1)))
+        self.box.unlink()  # this worker's mapping is all it takes: Lava's forks of it inherit the mapping
+        BOXES[self.box.path] = self.box
+        self.running = False
         try:
-            lif.run(condition=RunSteps(num_steps=T * K), run_cfg=Loihi2SimCfg(select_tag=tag))
+            self.lif = ReplayLIF(shape=(n,), u=0, v=0, du=pl.du, dv=pl.dv, vth=pl.vth, bias_mant=0,
+                                 bias_exp=pl.bias_exp, box=self.box.path, substeps=K)
+            extra: dict[str, Any] = dict(weight_exp=pl.w_exp, num_weight_bits=8, sign_mode=SignMode.MIXED) \
+                if pl.precision == "fixed" else {}
+            syn = ReplaySparse(weights=pl.W, num_message_bits=1, box=self.box.path, population=P, n_neurons=N,
+                               precision=pl.precision, **extra)
+            self.lif.s_out.connect(syn.s_in)
+            syn.a_out.connect(self.lif.a_in)
+            tag = "fixed_pt" if pl.precision == "fixed" else "floating_pt"
+            self.lif.create_runtime(run_cfg=Loihi2SimCfg(select_tag=tag))
+            self.running = True
+        except BaseException:
+            self.stop()
+            raise
+
+    def run(self, pl: LavaPlan, init: dict[str, np.ndarray], bias: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Replay bias (T, P*N) for population `pl` from state `init` (see `build`): u, v, z (T*K, P*N)."""
+        from lava.magma.core.run_conditions import RunSteps
+
+        from ..lava_procs.replay import CONSTS
+        if replay_key(pl) != self.key or len(bias) > self.steps:
+            raise ValueError("this replay graph was built for another population shape or fewer steps")
+        box, T, K = self.box, len(bias), pl.substeps
+        box.bias[:T] = bias
+        box.u0[:] = np.asarray(init["u"]).reshape(-1)
+        box.v0[:] = np.asarray(init["v"]).reshape(-1)
+        box.a_seed[:] = synaptic_seed(pl, init["z"])
+        box.mask[:] = pl.W_h
+        box.consts[:] = [float(getattr(pl, k)) for k in CONSTS]
+        box.seq[0] += 1  # the models reload on their next timestep
+        self.lif.run(condition=RunSteps(num_steps=T * K, blocking=True))
+        return box.u[:T * K].copy(), box.v[:T * K].copy(), box.z[:T * K].copy()
+
+    def stop(self) -> None:
+        try:
+            if self.running:
+                self.running = False
+                self.lif.stop()
         finally:
-            lif.stop()
-    finally:
-        BOXES.pop(box.path, None)
+            BOXES.pop(self.box.path, None)
+            self.box.close()
+
+
+def replay_key(pl: LavaPlan) -> tuple:
+    """What a ReplayGraph is built for: the population's shape and the Sparse parameters fixed at build."""
+    return (pl.precision, pl.population, pl.n_neurons, pl.substeps, pl.w_exp)

@@ -90,7 +90,7 @@ class LavaSimBackend:
     def compile(self, lowered: Lowered) -> LavaProgram:
         return LavaProgram(lowered, plan(lowered))
 
-    def _get_worker(self) -> _Worker:
+    def _get_worker(self, build: bool = True) -> _Worker:
         """The worker, for a request that builds a graph (recycled after `recycle_every` of them)."""
         if self._worker is not None and self._worker.graphs >= self.recycle_every:
             self._drop_live()
@@ -98,7 +98,7 @@ class LavaSimBackend:
             self._worker = None
         if self._worker is None:
             self._worker = _Worker()
-        self._worker.graphs += 1
+        self._worker.graphs += int(build)
         return self._worker
 
     def _drop_live(self) -> None:
@@ -198,14 +198,16 @@ class LavaSimBackend:
         return None if options.get("tier", "fused-k") == "stock" else cls.REFERENCE[precision]
 
     def verify_replay(self, program: LavaProgram, index: np.ndarray, v0: np.ndarray, bias: np.ndarray,
-                      active: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> dict:
+                      active: np.ndarray, starts: np.ndarray, stops: np.ndarray, capacity: int = 0) -> dict:
         """Replays of members `index` of a rollout, for verification (host/verify.py):
         - the fast tier: this tier's arithmetic (FusedCore, as its Lava process runs it) on this program's own
           plan, over every recorded control step: r (T, M, N); its state at each member's window start, and
           u, v, s, r over the window [starts[m], stops[m]);
         - the reference: Intel's stock models in the worker, on a plan lowered again from the population, over
           the same windows, each member seeded with the fast tier's state at its window start.
-        bias (T, M, N) and active (T, M): what the ControlLoop gave the rollout for these members; v0 (M, N)."""
+        bias (T, M, N) and active (T, M): what the ControlLoop gave the rollout for these members; v0 (M, N).
+        capacity: the longest window to expect (the worker keeps one stock graph per population shape, built
+        for that many control steps, and loads each replay into it)."""
         low, index = program.low, np.asarray(index)
         M, N, K = len(index), program.plan.n_neurons, program.plan.substeps
         hb = np.stack([host_bias(low, b) for b in bias])  # (T, M*N): exactly what the fast tier's graph received
@@ -219,9 +221,10 @@ class LavaSimBackend:
             for m in range(M):
                 box.bias[:lengths[m], m * N:(m + 1) * N] = hb[starts[m]:stops[m], m * N:(m + 1) * N]
             init = {k: a.reshape(-1) for k, a in fast["init"].items()}
-            w = self._get_worker()
+            w = self._get_worker(build=False)
             try:
-                w.call("replay", box.spec(), ref_plan, init)
+                if w.call("replay", box.spec(), ref_plan, init, int(capacity)):
+                    w.graphs += 1
             except BaseException:
                 self._abort()
                 raise

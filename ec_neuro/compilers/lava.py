@@ -58,14 +58,7 @@ class LavaPlan:
     @functools.cached_property
     def W(self) -> sps.csr_matrix:
         """(P*N post, P*N pre) block diagonal, member p's block W_h[p].T * sign(pre) * w (int32 or float64)."""
-        P, N = self.population, self.n_neurons
-        sign = np.where(np.arange(N) < self.n_exc, 1, -1)
-        dtype = np.int32 if self.precision == "fixed" else np.float64
-        w = int(self.w) if self.precision == "fixed" else self.w
-        blocks = [sps.csr_matrix((self.W_h[p].T * (sign[None, :] * w)).astype(dtype)) for p in range(P)]
-        W = sps.block_diag(blocks, format="csr", dtype=dtype)
-        W.sort_indices()
-        return W
+        return block_weights(self.W_h, self.n_exc, self.w, self.precision)
 
     def members(self, index: np.ndarray) -> "LavaPlan":
         """The plan of a sub-population (members `index`, in that order)."""
@@ -81,6 +74,19 @@ class LavaPlan:
         """(P*N,) presynaptic sign: +1 excitatory, -1 inhibitory."""
         one = np.where(np.arange(self.n_neurons) < self.n_exc, 1.0, -1.0)
         return np.tile(one, self.population)
+
+
+def block_weights(W_h: np.ndarray, n_exc: int, w: float, precision: str) -> sps.csr_matrix:
+    """The Sparse weights of a population: (P*N post, P*N pre) CSR, block diagonal, member p's block
+    W_h[p].T * sign(pre) * w; int32 (fixed, w = w_mant) or float64."""
+    P, N = W_h.shape[0], W_h.shape[1]
+    sign = np.where(np.arange(N) < n_exc, 1, -1)
+    dtype = np.int32 if precision == "fixed" else np.float64
+    w = int(w) if precision == "fixed" else float(w)
+    blocks = [sps.csr_matrix((W_h[p].T * (sign[None, :] * w)).astype(dtype)) for p in range(P)]
+    W = sps.block_diag(blocks, format="csr", dtype=dtype)
+    W.sort_indices()
+    return W
 
 
 def plan(low: Lowered) -> LavaPlan:

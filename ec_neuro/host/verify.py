@@ -215,7 +215,7 @@ def run(backend: Any, program: Any, loop: Any, v0: np.ndarray, req: Any, idx: np
     bounds = np.array([window_of(max(int(L), 1), plan.window, plan.phase) for L in lengths], dtype=np.int64)
     starts, stops = bounds[:, 0], np.minimum(bounds[:, 1], np.maximum(lengths, 1))
     T = int(lengths.max())
-    out = backend.verify_replay(program, idx, v0[idx], bias[:T], active[:T], starts, stops)
+    out = backend.verify_replay(program, idx, v0[idx], bias[:T], active[:T], starts, stops, plan.window)
     K = program.plan.substeps if hasattr(program, "plan") else loop.low.spec.neuron.substeps
     slots = np.asarray(req.slots)[idx]
     reports = [compare(int(slots[m]), plan.size, K, rec_r[:, m], int(lengths[m]), int(starts[m]), int(stops[m]),
