@@ -40,8 +40,9 @@ BACKENDS: dict[str, BackendEntry] = {
                           summary="numba kernels, the whole population at once; float64 or Loihi-2 fixed point"),
     "lava-sim": BackendEntry("ec_neuro.backends.lava_sim:LavaSimBackend", "lava", "lava", "lava-nc",
                              precisions=("fixed", "float"),
-                             choices={"tier": ("stock", "fused", "fused-k")},
-                             summary="Lava's Loihi-2 simulator: Intel's bit-accurate models (stock) or fused ones"),
+                             choices={"tier": ("fused-k", "fused", "stock")},  # default first, as in the signature
+                             summary="Lava's Loihi-2 simulator: fused tiers (default fused-k), checked against "
+                                     "Intel's bit-accurate models (stock)"),
     "brian2": BackendEntry("ec_neuro.backends.brian2:Brian2Backend", "brian2", "brian2", "brian2",
                            choices={"target": ("cython", "numpy")},
                            summary="Brian2, the reference simulator (cython with strict compile flags)"),

@@ -19,6 +19,7 @@ FLAGS: dict[str, str] = {
     "episodes": "--episodes", "steps": "--steps", "neurons": "--neurons", "input_scale": "--input-scale",
     "stimulus": "--stimulus", "run_dir": "--run-dir", "out": "--out", "dt": "--dt", "substeps": "--substeps",
     "backend_options": "--backend-option", "ray_address": "--ray-address", "ray_local": "--ray-local",
+    "verify": "--verify",
 }
 
 

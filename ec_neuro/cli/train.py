@@ -33,6 +33,8 @@ CHANGEABLE_ON_RESUME = ("generations", "workers", "ray_address", "ray_local")
 @click.option("--ray-address", help="evaluate on the Ray cluster at HOST:PORT (or auto), one actor per CPU or "
                                     "--workers N (results do not depend on it; see docs/ray.md)")
 @click.option("--ray-local", type=int, help="evaluate on N actors of a private Ray started on 127.0.0.1")
+@click.option("--verify", help="check the fast lava-sim tier against Intel's stock models (docs/lava.md): every, "
+                               "off, or N (every N-th generation)  [default: every]")
 @click.option("--config", "config_file", type=click.Path(), help="a TOML config (see examples/config.toml); "
                                                                   "flags override it")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key, e.g. --set strategy.lr=0.1")
@@ -41,7 +43,7 @@ CHANGEABLE_ON_RESUME = ("generations", "workers", "ray_address", "ray_local")
 @click.option("--resume", "resume_dir", type=click.Path(), help="continue (or extend) the run in this directory")
 @click.option("--print-config", is_flag=True, help="print the fully resolved config as TOML and exit")
 def train(task, method, network, backend, precision, population, generations, seed, workers, ray_address, ray_local,
-          config_file, overrides, backend_options, run_dir, resume_dir,
+          verify, config_file, overrides, backend_options, run_dir, resume_dir,
           print_config) -> None:  # type: ignore[no-untyped-def]
     """Evolve a network on a task; the deterministic network (rho > 0.5 for EC) is the headline.
 
@@ -51,7 +53,7 @@ def train(task, method, network, backend, precision, population, generations, se
     from ..host.config import resolve, to_toml
     settings = dict(task=task, method=method, backend=backend, precision=precision, population=population,
                     generations=generations, seed=seed, workers=workers, ray_address=ray_address,
-                    ray_local=ray_local)
+                    ray_local=ray_local, verify=verify)
     if resume_dir:
         given = [k for k, v in settings.items() if v is not None and k not in CHANGEABLE_ON_RESUME]
         given += ["network"] * bool(network)

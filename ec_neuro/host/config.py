@@ -16,6 +16,7 @@ from .. import registry
 from ..compilers.common import PRECISIONS
 from ..errors import UserError, did_you_mean
 from ..tasks.resolve import TaskRef, resolve as resolve_task
+from .verify import parse_every
 
 MAX_POPULATION = 1 << 20
 
@@ -35,6 +36,9 @@ class TrainConfig:
     target_return: float | None = None  # once the deterministic return reaches it, confirm; stop when confirmed
     confirm_episodes: int | None = None  # fresh episodes whose mean must reach target_return (0: stop without);
     #                                      default: the task's definition of solved (gymnasium: 100), else 0
+    verify: str | int = "every"         # check the fast tier against the reference models: every | off | N (host/verify.py)
+    verify_members: int = 2             # sampled members verified besides the deterministic network
+    verify_window: int = 20             # control steps per verified slot replayed on the reference models
     strategy: dict[str, Any] = field(default_factory=dict)        # the method's parameters (EC: lr, eps, ...)
     network: dict[str, Any] = field(default_factory=dict)         # NetworkSpec fields (n_neurons, neuron: {...})
     backend_options: dict[str, Any] = field(default_factory=dict)  # e.g. tier for lava-sim
@@ -52,13 +56,15 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}", "precision")
         for name, low, high in (("population", 2, MAX_POPULATION), ("generations", 1, 10**9), ("workers", 1, 1024),
-                                ("episodes", 1, 10**6), ("det_episodes", 1, 10**6), ("seed", 0, 2**63 - 1)):
+                                ("episodes", 1, 10**6), ("det_episodes", 1, 10**6), ("seed", 0, 2**63 - 1),
+                                ("verify_members", 0, 1024), ("verify_window", 1, 10**6)):
             val = getattr(self, name)
             if not isinstance(val, int) or isinstance(val, bool) or not low <= val <= high:
                 raise UserError(f"{name} must be an integer from {low} to {high}, got {val!r}", name)
         c = self.confirm_episodes
         if c is not None and (not isinstance(c, int) or isinstance(c, bool) or not 0 <= c <= 100_000):
             raise UserError(f"confirm_episodes must be an integer from 0 to 100000, got {c!r}", "confirm_episodes")
+        parse_every(self.verify)
         t = self.target_return
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t)):
             raise UserError(f"target_return must be a finite number (or null for none), got {t!r}", "target_return")
@@ -229,6 +235,8 @@ def complete(cfg: TrainConfig) -> TrainConfig:
         raise UserError(f"precision {cfg.precision!r} is not offered by backend {cfg.backend!r} "
                         f"({', '.join(precisions)})", "precision")
     d = cfg.to_dict()
+    every = parse_every(cfg.verify)
+    d.update(verify="every" if every == 1 else "off" if every is None else every)
     d.update(network=spec.to_dict(), strategy=asdict(params), backend_options=options,
              task_entry={"target": ref.target, "kwargs": dict(ref.kwargs)})
     if d["confirm_episodes"] is None:

@@ -26,6 +26,7 @@ from .normalizer import RunningNorm
 from .progress import Progress, reporter
 from .rollout import EvalRequest
 from .rundir import RunDir
+from .verify import Verifier
 from .versions import versions
 from .workers import make_workers
 
@@ -142,13 +143,17 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
     P = cfg.population
     slots = np.arange(P + cfg.det_episodes)
     workers = make_workers(cfg.workers, cfg.ray_address, cfg.ray_local, cfg.ray_timeout, cfg.ray_replay)
+    verifier = Verifier(cfg, rd.path)
     try:
         workers.sync(strategy, state)
         while state.generation < cfg.generations:
             t0 = time.perf_counter()
             pop = strategy.ask(state)
+            vplan = verifier.plan(pop)
             res = workers.evaluate(EvalRequest(pop, cfg.network, task, cfg.backend, cfg.backend_options,
-                                               cfg.precision, norm.mean, norm.std, slots, cfg.episodes))
+                                               cfg.precision, norm.mean, norm.std, slots, cfg.episodes,
+                                               vplan))
+            verified = verifier.check(vplan, res, pop.generation)  # a difference raises VerificationError
             fit, det = res.fitness[:P], res.fitness[P:]
             mean_obs, std_obs = norm.mean, norm.std
             state, smetrics = strategy.tell(state, pop, fit)
@@ -157,6 +162,8 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
             counters["wall_time"] += time.perf_counter() - t0
             counters["env_steps"] += int(res.length.sum())
             row = _row(pop.generation, fit, det, res, smetrics, counters, time.perf_counter() - t0, P)
+            if verified is not None:
+                row["verified"] = verified
             det_ret = row["det_return"]
             confirmed = None
             if _reached(cfg, det_ret) and cfg.confirm_episodes:
