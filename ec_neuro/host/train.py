@@ -19,6 +19,7 @@ import numpy as np
 from .. import files, registry
 from ..errors import UserError
 from ..deploy import deployed
+from ..deploy import weights as deployed_weights
 from ..sample.masks import Masks
 from . import checkpoint as ckpt
 from .config import TrainConfig, complete, resolve
@@ -96,9 +97,9 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, run_dir: str | 
 
 
 def resume(run_dir: str | Path, generations: int | None = None, progress: Progress | str | bool | None = "auto",
-           workers: int | None = None) -> Run:
-    """Continue a killed run from its last checkpoint, or extend a finished one to `generations`; `workers`
-    may change (results do not depend on it)."""
+           workers: int | None = None, time_budget: float | None = None) -> Run:
+    """Continue a killed run from its last checkpoint, or extend a finished one to `generations` (or to a larger
+    `time_budget` of wall-time seconds); `workers` may change (results do not depend on it)."""
     rd = RunDir(run_dir)
     cfg = load_config(rd.path)
     rd.lock()
@@ -113,6 +114,8 @@ def resume(run_dir: str | Path, generations: int | None = None, progress: Progre
             changes["generations"] = generations
         if workers is not None:
             changes["workers"] = workers
+        if time_budget is not None:
+            changes["time_budget"] = time_budget
         if changes:
             cfg = TrainConfig.from_dict({**cfg.to_dict(), **changes})
             rd.write_json("config.json", cfg.to_dict())
@@ -140,6 +143,8 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
     workers = make_workers(cfg.workers)
     try:
         while state.generation < cfg.generations:
+            if cfg.time_budget is not None and counters["wall_time"] >= cfg.time_budget:
+                break
             t0 = time.perf_counter()
             pop = strategy.ask(state)
             res = workers.evaluate(EvalRequest(pop, cfg.network, task, cfg.backend, cfg.backend_options,
@@ -164,9 +169,14 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
             if _better(counters, det_ret, confirmed):
                 meta = {"generation": pop.generation, "det_return": det_ret, "precision": cfg.precision,
                         "seed": cfg.seed, "task_entry": cfg.task_entry, "confirmed": confirmed}
-                net = deployed.Deployed(spec, Masks.stack(spec, [pop.deterministic()]), mean_obs, std_obs, cfg.task,
-                                        meta)
-                deployed.save(rd / "best.npz", net)
+                if getattr(spec, "forward", None):  # real weights (ES, EGGROLL): the center, deploy/weights.py
+                    meta["method"] = cfg.method
+                    deployed_weights.save(rd / "best.npz", deployed_weights.WeightsNetwork(
+                        spec, pop.deterministic(), mean_obs, std_obs, cfg.task, meta))
+                else:
+                    net = deployed.Deployed(spec, Masks.stack(spec, [pop.deterministic()]), mean_obs, std_obs,
+                                            cfg.task, meta)
+                    deployed.save(rd / "best.npz", net)
             ckpt.save(rd / "checkpoint.npz", ckpt.Checkpoint(state, norm, counters, cfg.to_dict()))
             progress(row)
             if _done(cfg, det_ret, confirmed):
