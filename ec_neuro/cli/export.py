@@ -33,7 +33,8 @@ def export(run_dir: str, fmt: str | None, output: str | None, report: bool, as_j
     if bool(fmt) != bool(output):
         raise UserError("--format and --output go together")
     from ..deploy.deployed import as_network
-    net = as_network(run_dir)
+    from ..deploy.weights import require_ei
+    net = require_ei(as_network(run_dir), "export")
     if fmt:
         from ..deploy import export as do_export
         path = do_export(net, fmt, output)

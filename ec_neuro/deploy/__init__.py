@@ -20,7 +20,8 @@ def export(net: Any, fmt: str, path: str | Path) -> Path:
     """Write `net` in format `fmt` to `path`; an unknown format is a UserError with the closest name."""
     writer = registry.load(registry.lookup(registry.FORMATS, "export format", fmt), f"export format {fmt!r}")
     files.check_output(path)
-    return writer(as_network(net), path)
+    from .weights import require_ei
+    return writer(require_ei(as_network(net), f"export --format {fmt}"), path)
 
 
 def import_nir(path: str | Path, dt: float | None = None, substeps: int | None = None) -> Deployed:

@@ -73,8 +73,9 @@ def load_run(run_dir: str | Path) -> Deployed:
 
 def as_network(source: Any) -> Deployed:
     """A Deployed network from itself, a Run (its best network), a run directory or a network .npz file."""
-    if isinstance(source, Deployed):
-        return source
+    from .weights import WeightsNetwork
+    if isinstance(source, (Deployed, WeightsNetwork)):
+        return source  # type: ignore[return-value]
     if hasattr(source, "network") and hasattr(source, "path"):
         return source.network
     path = Path(source)

@@ -58,3 +58,12 @@ def load(path: str | Path) -> WeightsNetwork:
     if net.params.shape != (spec.n_params,):
         raise UserError(f"{path}: {net.params.shape[0]} parameters, the {spec.kind} spec has {spec.n_params}")
     return net
+
+
+def require_ei(net: Any, what: str) -> Any:
+    """`net`, unless it is a network of real weights: those have no 1-bit masks to export, cross-check or draw."""
+    if isinstance(net, WeightsNetwork):
+        method = net.meta.get("method") or "es/eggroll"
+        raise UserError(f"{what} takes an E/I network (ei-rsnn, trained by ec); this is a {net.spec.kind} network of "
+                        f"real weights (trained by {method}), which `ecneuro eval` and `ecneuro plot` take")
+    return net
