@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ec_neuro.networks.dense_rsnn import DenseRSNNPopulation, consts
+from ec_neuro.networks.dense_rsnn import DenseRSNNPopulation
 from ec_neuro.networks.rnn import RNNPopulation
 from ec_neuro.spec import DenseRSNNSpec, GRUSpec, LSTMSpec
 from ec_neuro.strategies.base import Population
@@ -37,7 +37,9 @@ def population(kind: str, spec: Any, P: int, sigma: float, rank: int = 1) -> Any
 def numpy_dense_snn(spec: DenseRSNNSpec, flat: np.ndarray, v0: np.ndarray, xs: np.ndarray):
     """networks/dense_snn.py DenseSNN.__call__ for one member, float32, control step by control step."""
     w = {k: v.astype(np.float32) for k, v in spec.split(flat.astype(np.float32)).items()}
-    R_in, R, R_out, a_syn, a_V, a_out, inv_dt, vth = consts(spec)
+    n = spec.neuron
+    R_in, R, R_out, a_syn, a_V, a_out, inv_dt, vth = (np.float32(c) for c in (
+        spec.R_in, spec.R, spec.R_out, n.a_syn, n.a_mem, n.a_out, 1 / n.dt, n.v_th))
     N = spec.n_neurons
     v, i_syn, rate = v0.astype(np.float32), np.zeros(N, np.float32), np.zeros(N, np.float32)
     spike = np.zeros(N, bool)

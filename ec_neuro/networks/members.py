@@ -108,10 +108,16 @@ class PairMembers:
 def pairs(pop: ESPopulation, layout: Layout, indices: Iterable[int]) -> PairMembers:
     idx = np.asarray(list(indices), np.int64)
     keys, row = _pairs_of(pop, idx)
-    flat = pop.noise_block(keys) if len(keys) else np.zeros((1, pop.n_params), np.float32)
     off = _offsets(layout)
-    noise = {name: np.ascontiguousarray(flat[:, a:b].reshape(len(flat), *s)) for (name, s), (a, b)
-             in zip(layout, off.values())}
+    noise = {name: np.zeros((max(len(keys), 1), *s), np.float32) for name, s in layout}
+
+    def fill(a: int, b: int) -> None:  # each pair's noise drawn once, straight into the blocks
+        for q in range(a, b):
+            eps = pop.noise(int(keys[q]))
+            for name, (lo, hi) in off.items():
+                noise[name][q].reshape(-1)[:] = eps[lo:hi]
+
+    halves(len(keys), fill)
     return PairMembers(center_blocks(pop, layout), noise, row, coefs(pop, idx, pop.sigma))
 
 
