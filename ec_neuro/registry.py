@@ -115,6 +115,7 @@ FORMATS: dict[str, str] = {
     "nir": "ec_neuro.deploy.nir:write",
     "loihi": "ec_neuro.deploy.loihi:write",
     "npz": "ec_neuro.deploy.npz:write",
+    "netx": "ec_neuro.deploy.netx:write",   # lava-dl's netx HDF5 (runs with netx.hdf5.Network, extra [dl])
 }
 
 # `ecneuro bench --suite NAME` -> run(quick) target
@@ -123,6 +124,7 @@ SUITES: dict[str, str] = {
     "lava": "ec_neuro.bench.lava:run",      # lava-sim tiers vs the naive layout vs numpy fixed point
     "brian2": "ec_neuro.bench.brian2:run",  # brian2 vs numpy float, population 64 closed loop
     "methods": "ec_neuro.bench.methods:run",  # EC vs ES-RSNN vs EGGROLL-RSNN vs ES-GRU vs ES-LSTM, per generation
+    "workers": "ec_neuro.bench.workers:run",  # generation time vs process / Ray workers, bytes per generation
 }
 
 # `ecneuro NAME` -> click command target

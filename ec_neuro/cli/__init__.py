@@ -18,7 +18,7 @@ FLAGS: dict[str, str] = {
     "population": "--population", "generations": "--generations", "seed": "--seed", "workers": "--workers",
     "episodes": "--episodes", "steps": "--steps", "neurons": "--neurons", "input_scale": "--input-scale",
     "stimulus": "--stimulus", "run_dir": "--run-dir", "out": "--out", "dt": "--dt", "substeps": "--substeps",
-    "backend_options": "--backend-option",
+    "backend_options": "--backend-option", "ray_address": "--ray-address", "ray_local": "--ray-local",
 }
 
 

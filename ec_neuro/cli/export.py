@@ -1,4 +1,4 @@
-"""`ecneuro export RUN_DIR --format nir|loihi|npz --output FILE [--report]` and `ecneuro import FILE --output NET.npz`."""
+"""`ecneuro export RUN_DIR --format nir|loihi|npz|netx --output FILE [--nir-consumer C] [--precision P] [--report]` and `ecneuro import FILE --output NET.npz`."""
 from __future__ import annotations
 
 import json
@@ -24,21 +24,29 @@ def _task(source: str, net) -> str | None:  # type: ignore[no-untyped-def]
 @click.argument("run_dir", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(list(registry.FORMATS)), help="output format")
 @click.option("--output", "-o", type=click.Path(), help="file to write")
+@click.option("--nir-consumer", type=click.Choice(["exact", "snntorch", "norse"]),
+              help="nir: who runs the file as written (default exact; docs/export.md)")
+@click.option("--precision", type=click.Choice(["float", "fixed"]),
+              help="nir: the network to describe (default: the run's precision, else float)")
 @click.option("--report", is_flag=True, help="print the Loihi-2 resource report")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-def export(run_dir: str, fmt: str | None, output: str | None, report: bool, as_json: bool) -> None:
+def export(run_dir: str, fmt: str | None, output: str | None, nir_consumer: str | None, precision: str | None,
+           report: bool, as_json: bool) -> None:
     """Export the deployed network of RUN_DIR (or a deployed .npz) for chips and other simulators."""
     if not report and not (fmt and output):
         raise UserError("export needs --format and --output (or --report)")
     if bool(fmt) != bool(output):
         raise UserError("--format and --output go together")
+    if (nir_consumer or precision) and fmt != "nir":
+        raise UserError(f"--nir-consumer and --precision apply to --format nir, not {fmt or 'a report'}")
     from ..deploy.deployed import as_network
     from ..deploy.weights import require_ei
     net = require_ei(as_network(run_dir), "export")
     if fmt:
         from ..deploy import export as do_export
-        path = do_export(net, fmt, output)
-        click.echo(f"wrote {path} ({fmt})", err=True)
+        opts = {"consumer": nir_consumer, "precision": precision} if fmt == "nir" else {}
+        path = do_export(run_dir if Path(run_dir).is_dir() else net, fmt, output, **opts)
+        click.echo(f"wrote {path} ({fmt}{', ' + nir_consumer if nir_consumer else ''})", err=True)
     if report:
         from ..deploy.resources import format_report, report as make
         r = make(net, task=_task(run_dir, net))

@@ -12,7 +12,7 @@ from ..compilers.common import PRECISIONS
 from ..errors import UserError
 from .options import backend_help, backend_option, parse_pairs
 
-CHANGEABLE_ON_RESUME = ("generations", "workers")
+CHANGEABLE_ON_RESUME = ("generations", "workers", "ray_address", "ray_local")
 
 
 @click.command()
@@ -33,6 +33,9 @@ CHANGEABLE_ON_RESUME = ("generations", "workers")
                                        "[default: 0]")
 @click.option("--workers", type=int, help="worker processes evaluating members (results do not depend on it)  "
                                           "[default: 1]")
+@click.option("--ray-address", help="evaluate on the Ray cluster at HOST:PORT (or auto), one actor per CPU or "
+                                    "--workers N (results do not depend on it; see docs/ray.md)")
+@click.option("--ray-local", type=int, help="evaluate on N actors of a private Ray started on 127.0.0.1")
 @click.option("--config", "config_file", type=click.Path(), help="a TOML config (see examples/config.toml); "
                                                                   "flags override it")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any config key, e.g. --set strategy.lr=0.1")
@@ -40,8 +43,9 @@ CHANGEABLE_ON_RESUME = ("generations", "workers")
 @click.option("--run-dir", type=click.Path(), help="where to write the run  [default: runs/<task>-<time>]")
 @click.option("--resume", "resume_dir", type=click.Path(), help="continue (or extend) the run in this directory")
 @click.option("--print-config", is_flag=True, help="print the fully resolved config as TOML and exit")
-def train(task, method, network, backend, precision, population, generations, seed, workers, config_file, overrides,
-          backend_options, run_dir, resume_dir, print_config) -> None:  # type: ignore[no-untyped-def]
+def train(task, method, network, backend, precision, population, generations, seed, workers, ray_address, ray_local,
+          config_file, overrides, backend_options, run_dir, resume_dir,
+          print_config) -> None:  # type: ignore[no-untyped-def]
     """Evolve a network on a task; the deterministic network (rho > 0.5 for EC) is the headline.
 
     Defaults come from the task (`ecneuro tasks` shows them), then --config, then flags, then --set.
@@ -49,7 +53,8 @@ def train(task, method, network, backend, precision, population, generations, se
     from ..host import train as host
     from ..host.config import resolve, to_toml
     settings = dict(task=task, method=method, backend=backend, precision=precision, population=population,
-                    generations=generations, seed=seed, workers=workers)
+                    generations=generations, seed=seed, workers=workers, ray_address=ray_address,
+                    ray_local=ray_local)
     if resume_dir:
         given = [k for k, v in settings.items() if v is not None and k not in CHANGEABLE_ON_RESUME]
         given += ["network"] * bool(network)
@@ -57,8 +62,8 @@ def train(task, method, network, backend, precision, population, generations, se
             backend_options) + ["run-dir"] * bool(run_dir) + ["print-config"] * print_config
         if given:
             raise UserError(f"--resume continues the run as it was configured; --{given[0].replace('_', '-')} "
-                            f"cannot change it (only --generations and --workers can)")
-        run = host.resume(resume_dir, generations, workers=workers)
+                            f"cannot change it (only --generations, --workers, --ray-address and --ray-local can)")
+        run = host.resume(resume_dir, generations, workers=workers, ray_address=ray_address, ray_local=ray_local)
     else:
         if backend_options:
             settings["backend_options"] = parse_pairs(backend_options, "--backend-option")

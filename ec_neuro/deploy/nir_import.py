@@ -13,6 +13,7 @@ v_leak = v_reset = 0, uniform time constants.  Anything else is a UserError nami
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from dataclasses import asdict
@@ -119,10 +120,12 @@ def from_graph(graph: Any, dt: float | None = None, substeps: int | None = None)
         raise UserError(f"NIR node {lif_name!r}: expected one readout path besides {rec_name!r}, found {outs}")
     ro_path, ro_name = chain(nodes, [(lif_name, outs[0])] + [e for e in edges if e[0] != lif_name], lif_name,
                               lambda nd: isinstance(nd, (nir.LI, nir.Output)), "readout")
-    if not isinstance(nodes[ro_name], nir.LI):
+    host_readout = not isinstance(nodes[ro_name], nir.LI)
+    if host_readout and not (meta.get("readout_node") == "host" and float(meta.get("tau_out", 0) or 0) > 0):
         raise UserError(f"NIR graph: the readout path ends in {ro_name!r} without an LI node; ec-neuro's readout is "
-                        "Linear -> LI (the filtered rate)")
-    if [b for a, b in edges if a == ro_name] != outputs:
+                        "Linear -> LI (the filtered rate), or a host readout stated in the metadata "
+                        "(readout_node = 'host' and tau_out, as ec-neuro's snntorch/norse files)")
+    if not host_readout and [b for a, b in edges if a == ro_name] != outputs:
         raise UserError(f"NIR node {ro_name!r}: must feed the Output node directly")
 
     dt = float(dt if dt is not None else meta.get("dt", 0) or 0)
@@ -137,19 +140,31 @@ def from_graph(graph: Any, dt: float | None = None, substeps: int | None = None)
         if uniform(lif_name, field, getattr(lif, field, 0.0)) != 0.0:
             raise UserError(f"NIR node {lif_name!r}: {field} must be 0 (Loihi 2's CUBA-LIF resets to and leaks to 0)")
     r = uniform(lif_name, "r", lif.r)
+    step = _euler_step(meta)
     if isinstance(lif, nir.CubaLIF):
         tau_syn, tau_mem = uniform(lif_name, "tau_syn", lif.tau_syn), uniform(lif_name, "tau_mem", lif.tau_mem)
         w_syn = uniform(lif_name, "w_in", lif.w_in)
-        a_syn = math.exp(-dt / tau_syn)
+        if step:  # tau' written for forward Euler at the consumer's step: decay 1 - step/tau' per substep
+            tau_syn, tau_mem = _from_euler(lif_name, "tau_syn", tau_syn, step, dt), _from_euler(
+                lif_name, "tau_mem", tau_mem, step, dt)
+            a_syn = 1.0 - step / uniform(lif_name, "tau_syn", lif.tau_syn)
+        else:
+            a_syn = math.exp(-dt / tau_syn)
         f = 1.0 if (r == 1.0 and w_syn == synapse_w_in(a_syn)) else r * (1.0 - a_syn) * w_syn
     else:
-        tau_syn, tau_mem, f = dt * LIF_TAU_SYN_FRACTION, uniform(lif_name, "tau", lif.tau), r
-    li = nodes[ro_name]
-    tau_out = uniform(ro_name, "tau", li.tau)
-    r_li = uniform(ro_name, "r", li.r)
-    r_out = 1.0 if r_li == 1.0 / dt else r_li * dt
-    if uniform(ro_name, "v_leak", li.v_leak) != 0.0:
-        raise UserError(f"NIR node {ro_name!r}: v_leak must be 0")
+        tau_mem = uniform(lif_name, "tau", lif.tau)
+        tau_syn, f = dt * LIF_TAU_SYN_FRACTION, r
+        if step:  # (step/tau') r I = (1 - a) r I: the same gain r as under exponential Euler
+            tau_mem = _from_euler(lif_name, "tau", tau_mem, step, dt)
+    if host_readout:
+        tau_out, r_out = float(meta["tau_out"]), 1.0
+    else:
+        li = nodes[ro_name]
+        tau_out = uniform(ro_name, "tau", li.tau)
+        r_li = uniform(ro_name, "r", li.r)
+        r_out = 1.0 if r_li == 1.0 / dt else r_li * dt
+        if uniform(ro_name, "v_leak", li.v_leak) != 0.0:
+            raise UserError(f"NIR node {ro_name!r}: v_leak must be 0")
 
     w_rec = weight(rec_name, nodes[rec_name])
     w_out = product(nodes, ro_path) if ro_path else None
@@ -180,8 +195,80 @@ def from_graph(graph: Any, dt: float | None = None, substeps: int | None = None)
     W_h = (w_rec != 0).T[np.ix_(perm, perm)]
     W_out = (w_out != 0).T[perm]
     W_in = W_in[:, perm]
-    return _assemble(meta, dt, K, tau_syn, tau_mem, tau_out, v_th, n, n_exc, W_in, W_h, W_out,
-                     g_in * f, g_rec * f, g_out * r_out, perm)
+    net = _assemble(meta, dt, K, tau_syn, tau_mem, tau_out, v_th, n, n_exc, W_in, W_h, W_out,
+                    g_in * f, g_rec * f, g_out * r_out, perm)
+    return _as_recorded(graph, meta, net, dt, K)
+
+
+def _euler_step(meta: dict[str, Any]) -> float:
+    """The consumer step of a file written for forward Euler (ec-neuro's snntorch/norse profiles), else 0."""
+    if meta.get("integration") != "forward-euler":
+        return 0.0
+    step = float(meta.get("consumer_dt", 0) or 0)
+    if not step > 0:
+        raise UserError("NIR graph: metadata integration = 'forward-euler' needs a positive consumer_dt")
+    return step
+
+
+def _from_euler(node: str, field: str, tau: float, step: float, dt: float) -> float:
+    """tau (ms) whose exact decay over dt equals the Euler decay 1 - step/tau' of the file."""
+    a = 1.0 - step / tau
+    if not 0.0 < a < 1.0:
+        raise UserError(f"NIR node {node!r}: {field} = {tau:g} gives a forward-Euler decay {a:g} at consumer_dt "
+                        f"{step:g}, outside (0, 1)")
+    return -dt / math.log(a)
+
+
+def _same_nodes(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two flattened node dicts with the same names, types and array parameters (to 1e-12 relative)."""
+    if a.keys() != b.keys():
+        return False
+    for name, x in a.items():
+        y = b[name]
+        if type(x) is not type(y):
+            return False
+        for key, val in vars(x).items():
+            if isinstance(val, np.ndarray) or isinstance(getattr(y, key, None), np.ndarray):
+                u, v = np.asarray(val, np.float64), np.asarray(getattr(y, key, None), np.float64)
+                if u.shape != v.shape or not np.allclose(u, v, rtol=1e-12, atol=0.0):
+                    return False
+    return True
+
+
+def _as_recorded(graph: Any, meta: dict[str, Any], net: Deployed, dt: float, K: int) -> Deployed:
+    """An ec-neuro file whose arrays are exactly what its recorded network (metadata `network`) exports to, for
+    the file's consumer and precision, reads back to that network; a fixed-point file must, and its Loihi
+    integers must be the ones ec-neuro's quantiser gives that network.  Anything else: the derived `net`."""
+    from ..compilers.quant import LoihiFixed, choose
+    from .nir import CONSUMERS, to_graph
+    fixed = meta.get("precision") == "fixed"
+    recorded = None
+    if meta.get("format") == "ec-neuro/nir" and meta.get("network") and "neuron_permutation" not in net.meta:
+        try:
+            spec = NetworkSpec.from_dict(json.loads(meta["network"]))
+            consumer = meta.get("consumer", "exact")
+            if consumer in CONSUMERS and spec.neuron.dt == dt and spec.neuron.substeps == K:
+                cand = Deployed(spec, net.masks, net.obs_mean, net.obs_std, net.task, dict(net.meta))
+                regen = to_graph(cand, consumer, "fixed" if fixed else "float")
+                if _same_nodes(flatten(graph)[0], flatten(regen)[0]):
+                    recorded = cand
+        except (ValueError, TypeError, KeyError, UserError):
+            recorded = None
+    if not fixed:
+        return recorded or net
+    if recorded is None:
+        raise UserError("NIR graph is marked precision = 'fixed', but its arrays are not what its recorded network "
+                        "(metadata 'network') exports to; ec-neuro reloads a fixed-point file only as it wrote it")
+    q = choose(recorded.spec)
+    try:
+        written = LoihiFixed(**json.loads(meta["loihi_fixed"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(f"NIR graph marked precision = 'fixed' has no valid loihi_fixed integers ({e})") from None
+    if written != q:
+        raise UserError(f"NIR graph: its Loihi integers {written.to_dict()} are not what ec-neuro's quantiser gives "
+                        f"its network ({q.to_dict()})")
+    recorded.meta.update({"precision": "fixed", "loihi_fixed": q.to_dict()})
+    return recorded
 
 
 def _is_doubling(w: np.ndarray) -> bool:

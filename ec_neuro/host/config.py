@@ -41,6 +41,10 @@ class TrainConfig:
     backend_options: dict[str, Any] = field(default_factory=dict)  # e.g. tier for lava-sim
     task_options: dict[str, Any] = field(default_factory=dict)    # keyword arguments of the task, e.g. max_steps
     task_entry: dict[str, Any] = field(default_factory=dict)      # {"target", "kwargs"}: how any process builds it
+    ray_address: str | None = None   # "auto" or HOST:PORT: evaluate on that Ray cluster (workers > 1: that many actors)
+    ray_local: int | None = None     # start a private Ray on 127.0.0.1 with this many actors
+    ray_timeout: float | None = None  # seconds after which a Ray chunk counts as hung (default: adaptive, >= 600)
+    ray_replay: bool = True          # Ray actors replay tell (only fitness crosses); false: rho sent to every node
 
     def __post_init__(self) -> None:
         registry.lookup(registry.METHODS, "method", self.method)
@@ -68,6 +72,7 @@ class TrainConfig:
                 raise UserError(f"{name} must be a table of settings, got {getattr(self, name)!r}", name)
         if not isinstance(self.task, str):
             raise UserError(f"task must be a task name, got {self.task!r}", "task")
+        _check_ray(self)
 
     @property
     def network_kind(self) -> str:
@@ -101,6 +106,33 @@ class TrainConfig:
         if bad:
             raise did_you_mean(f"{where} key", str(bad[0]), known, key=str(bad[0]))
         return _build(cls, d, where)
+
+
+def _check_ray(cfg: TrainConfig) -> None:
+    """ray_address ("auto" or HOST:PORT), ray_local (1..1024 actors), ray_timeout (seconds), ray_replay; not both
+    places."""
+    a = cfg.ray_address
+    if a is not None:
+        host, sep, port = a.rpartition(":") if isinstance(a, str) else ("", "", "")
+        if not isinstance(a, str) or (a != "auto" and not (sep and host.strip("[]") and port.isdigit()
+                                                           and 0 < int(port) < 65536)):
+            raise UserError(f"ray_address must be 'auto' or HOST:PORT (e.g. 10.0.0.1:6379), got {a!r}", "ray_address")
+    n = cfg.ray_local
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1024):
+        raise UserError(f"ray_local must be an integer from 1 to 1024 (actors on a private Ray), got {n!r}",
+                        "ray_local")
+    t = cfg.ray_timeout
+    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0):
+        raise UserError(f"ray_timeout must be a positive number of seconds (or null: adaptive), got {t!r}",
+                        "ray_timeout")
+    if not isinstance(cfg.ray_replay, bool):
+        raise UserError(f"ray_replay must be true or false, got {cfg.ray_replay!r}", "ray_replay")
+    if a is not None and n is not None:
+        raise UserError(f"ray_local ({n}) starts a private Ray; ray_address ({a!r}) joins one: give one of them",
+                        "ray_local")
+    if n is not None and cfg.workers > 1:
+        raise UserError(f"workers ({cfg.workers}) and ray_local ({n}) both set the worker count: give one of them",
+                        "workers")
 
 
 def _build(cls: Any, d: Mapping[str, Any], where: str) -> Any:

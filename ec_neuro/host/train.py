@@ -87,6 +87,9 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, run_dir: str | 
     rd = RunDir(run_dir or f"runs/{cfg.task.replace(':', '.')}-{time.strftime('%Y%m%d-%H%M%S')}")
     rd.check_new()
     registry.make_backend(cfg.backend, **cfg.backend_options).close()  # the backend starts, before any file
+    if cfg.ray_address is not None or cfg.ray_local is not None:
+        from .ray_workers import preflight
+        preflight(cfg.ray_address)  # the ray extra is installed and the head answers, before any file
     rd.lock()
     try:
         rd.write_json("config.json", cfg.to_dict())
@@ -97,9 +100,12 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, run_dir: str | 
 
 
 def resume(run_dir: str | Path, generations: int | None = None, progress: Progress | str | bool | None = "auto",
-           workers: int | None = None, time_budget: float | None = None) -> Run:
+           workers: int | None = None, ray_address: str | None = None, ray_local: int | None = None,
+           time_budget: float | None = None) -> Run:
     """Continue a killed run from its last checkpoint, or extend a finished one to `generations` (or to a larger
-    `time_budget` of wall-time seconds); `workers` may change (results do not depend on it)."""
+    `time_budget` of wall-time seconds); where it runs may change (results do not depend on it): `workers`,
+    `ray_address` or `ray_local` given replace the run's placement (a run on Ray resumed without them reattaches
+    to the Ray it was configured with)."""
     rd = RunDir(run_dir)
     cfg = load_config(rd.path)
     rd.lock()
@@ -112,8 +118,8 @@ def resume(run_dir: str | Path, generations: int | None = None, progress: Progre
                 raise UserError(f"generations must be more than the {done} this run has done to extend it, "
                                 f"got {generations!r}", "generations")
             changes["generations"] = generations
-        if workers is not None:
-            changes["workers"] = workers
+        if workers is not None or ray_address is not None or ray_local is not None:
+            changes.update(workers=1 if workers is None else workers, ray_address=ray_address, ray_local=ray_local)
         if time_budget is not None:
             changes["time_budget"] = time_budget
         if changes:
@@ -140,8 +146,9 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
     task = cfg.task_ref
     P = cfg.population
     slots = np.arange(P + cfg.det_episodes)
-    workers = make_workers(cfg.workers)
+    workers = make_workers(cfg.workers, cfg.ray_address, cfg.ray_local, cfg.ray_timeout, cfg.ray_replay)
     try:
+        workers.sync(strategy, state)
         while state.generation < cfg.generations:
             if cfg.time_budget is not None and counters["wall_time"] >= cfg.time_budget:
                 break
@@ -152,6 +159,7 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
             fit, det = res.fitness[:P], res.fitness[P:]
             mean_obs, std_obs = norm.mean, norm.std
             state, smetrics = strategy.tell(state, pop, fit)
+            workers.sync(strategy, state)
             norm.update(res.obs_count, res.obs_sum, res.obs_sumsq)
             counters["wall_time"] += time.perf_counter() - t0
             counters["env_steps"] += int(res.length.sum())
@@ -165,6 +173,7 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
                 row.update(confirmed=confirmed, wall_time=counters["wall_time"], gen_time=time.perf_counter() - t0)
             files.append_jsonl(rd / "fitness.jsonl", {"generation": pop.generation, "fitness": [
                 None if not np.isfinite(f) else float(f) for f in fit]})
+            row.update(workers.generation_metrics())
             files.append_jsonl(rd / "metrics.jsonl", row)
             if _better(counters, det_ret, confirmed):
                 meta = {"generation": pop.generation, "det_return": det_ret, "precision": cfg.precision,

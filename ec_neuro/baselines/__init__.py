@@ -1,0 +1,1 @@
+"""Gradient-trained baselines (not ask/tell strategies): `slayer`, lava-dl's SLAYER surrogate-gradient RSNN."""
