@@ -18,8 +18,11 @@ CHANGEABLE_ON_RESUME = ("generations", "workers", "ray_address", "ray_local")
 @click.command()
 @click.option("--task", help="a task of ours (`ecneuro tasks`), any gymnasium id, or pkg.module:Class  "
                              "[default: CartPole-v1]")
-@click.option("--method", type=click.Choice(list(registry.METHODS)), help="training method  [default: ec]")
-@click.option("--network", type=click.Choice(list(registry.NETWORKS)), help="network kind  [default: ei-rsnn]")
+@click.option("--method", type=click.Choice(list(registry.METHODS)), metavar="NAME",
+              help=f"training method: {', '.join(registry.METHODS)}  [default: ec]")
+@click.option("--network", type=click.Choice(list(registry.NETWORKS)), metavar="KIND",
+              help="network kind: " + "; ".join(f"{k} ({', '.join(v.networks)})" for k, v in registry.METHODS.items())
+              + "  [default: the method's first]")
 @click.option("--backend", help=f"where networks run: {backend_help()}  [default: numpy]")
 @click.option("--precision", type=click.Choice(PRECISIONS), help="float, or Loihi-2 fixed point  "
                                                                   "[default: the backend's, in brackets above]")

@@ -39,6 +39,7 @@ class TrainConfig:
     verify: str | int = "every"         # check the fast tier against the reference models: every | off | N (host/verify.py)
     verify_members: int = 2             # sampled members verified besides the deterministic network
     verify_window: int = 20             # control steps per verified slot replayed on the reference models
+    time_budget: float | None = None    # stop once the run's wall_time reaches this many seconds (null: none)
     strategy: dict[str, Any] = field(default_factory=dict)        # the method's parameters (EC: lr, eps, ...)
     network: dict[str, Any] = field(default_factory=dict)         # NetworkSpec fields (n_neurons, neuron: {...})
     backend_options: dict[str, Any] = field(default_factory=dict)  # e.g. tier for lava-sim
@@ -68,6 +69,10 @@ class TrainConfig:
         t = self.target_return
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t)):
             raise UserError(f"target_return must be a finite number (or null for none), got {t!r}", "target_return")
+        b = self.time_budget
+        if b is not None and (isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or b <= 0):
+            raise UserError(f"time_budget must be a positive number of seconds (or null for none), got {b!r}",
+                            "time_budget")
         for name in ("strategy", "network", "backend_options", "task_options", "task_entry"):
             if not isinstance(getattr(self, name), dict):
                 raise UserError(f"{name} must be a table of settings, got {getattr(self, name)!r}", name)
@@ -77,7 +82,8 @@ class TrainConfig:
 
     @property
     def network_kind(self) -> str:
-        kind = self.network.get("kind", "ei-rsnn")
+        """network.kind, by default the method's first network (ec: ei-rsnn, es and eggroll: dense-rsnn)."""
+        kind = self.network.get("kind", registry.METHODS[self.method].networks[0])
         registry.lookup(registry.NETWORKS, "network", kind)
         return kind
 
@@ -87,9 +93,12 @@ class TrainConfig:
         return TaskRef(ref.name, ref.target, {**ref.kwargs, **self.task_options}, ref.extra, ref.module, ref.defaults)
 
     def strategy_params(self) -> Any:
-        """The method's parameter object (e.g. ECParams), validated."""
+        """The method's parameter object (e.g. ECParams), validated; unset fields take the network's defaults for
+        this method (its spec's `strategy_defaults`: the reference's sigma and lr per network), then the class's."""
         cls = registry.method_class(self.method)
-        return _build(cls.Params, self.strategy, "strategy")
+        spec_cls = registry.load(registry.NETWORKS[self.network_kind].spec)
+        defaults = dict(getattr(spec_cls, "strategy_defaults", {}).get(self.method, {}))
+        return _build(cls.Params, {**defaults, **self.strategy}, "strategy")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -226,9 +235,10 @@ def complete(cfg: TrainConfig) -> TrainConfig:
             raise UserError(f"network.{name}={net[name]} does not match task {cfg.task}, which has {val}",
                             f"network.{name}")
         net[name] = val
-    registry.check_combination(cfg.method, net["kind"], cfg.backend)
+    registry.check_combination(cfg.method, net["kind"], cfg.backend, cfg.precision)
     spec = registry.network_spec(net)
     params = cfg.strategy_params()
+    registry.method_class(cfg.method).for_network(spec, cfg.population, params)  # e.g. an odd population for ES
     options = registry.backend_options(cfg.backend, cfg.backend_options)
     precisions = registry.BACKENDS[cfg.backend].precisions
     if cfg.precision not in precisions:

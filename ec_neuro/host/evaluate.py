@@ -14,7 +14,7 @@ import numpy as np
 from .. import registry
 from ..compilers.common import lower
 from ..errors import UserError
-from ..deploy.deployed import as_network
+from ..deploy.deployed import Deployed, as_network
 from ..sample.masks import Masks, initial_v
 from ..tasks.resolve import resolve as resolve_task
 from .rollout import TaskLoop, env_seed
@@ -36,6 +36,9 @@ def evaluate(source: Any, episodes: int = 20, backend: str = "numpy", precision:
         raise UserError(f"episodes must be an integer from 1 to {MAX_EPISODES}, got {episodes!r}", "episodes")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise UserError(f"seed must be a non-negative integer, got {seed!r}", "seed")
+    if not isinstance(net, Deployed):  # a network of real weights (ES, EGGROLL): host/weights.py
+        from .weights import evaluate_weights
+        return evaluate_weights(net, episodes, backend, precision, seed, task, backend_options, max_steps)
     precision = precision or net.meta.get("precision") or registry.backend(backend).default_precision
     if precision not in registry.backend(backend).precisions:
         raise UserError(f"precision {precision!r} is not offered by backend {backend!r}", "precision")

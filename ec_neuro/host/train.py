@@ -19,6 +19,7 @@ import numpy as np
 from .. import files, registry
 from ..errors import UserError
 from ..deploy import deployed
+from ..deploy import weights as deployed_weights
 from ..sample.masks import Masks
 from . import checkpoint as ckpt
 from .config import TrainConfig, complete, resolve
@@ -100,10 +101,12 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, run_dir: str | 
 
 
 def resume(run_dir: str | Path, generations: int | None = None, progress: Progress | str | bool | None = "auto",
-           workers: int | None = None, ray_address: str | None = None, ray_local: int | None = None) -> Run:
-    """Continue a killed run from its last checkpoint, or extend a finished one to `generations`; where it runs
-    may change (results do not depend on it): `workers`, `ray_address` or `ray_local` given replace the run's
-    placement (a run on Ray resumed without them reattaches to the Ray it was configured with)."""
+           workers: int | None = None, ray_address: str | None = None, ray_local: int | None = None,
+           time_budget: float | None = None) -> Run:
+    """Continue a killed run from its last checkpoint, or extend a finished one to `generations` (or to a larger
+    `time_budget` of wall-time seconds); where it runs may change (results do not depend on it): `workers`,
+    `ray_address` or `ray_local` given replace the run's placement (a run on Ray resumed without them reattaches
+    to the Ray it was configured with)."""
     rd = RunDir(run_dir)
     cfg = load_config(rd.path)
     rd.lock()
@@ -118,6 +121,8 @@ def resume(run_dir: str | Path, generations: int | None = None, progress: Progre
             changes["generations"] = generations
         if workers is not None or ray_address is not None or ray_local is not None:
             changes.update(workers=1 if workers is None else workers, ray_address=ray_address, ray_local=ray_local)
+        if time_budget is not None:
+            changes["time_budget"] = time_budget
         if changes:
             cfg = TrainConfig.from_dict({**cfg.to_dict(), **changes})
             rd.write_json("config.json", cfg.to_dict())
@@ -147,6 +152,8 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
     try:
         workers.sync(strategy, state)
         while state.generation < cfg.generations:
+            if cfg.time_budget is not None and counters["wall_time"] >= cfg.time_budget:
+                break
             t0 = time.perf_counter()
             pop = strategy.ask(state)
             vplan = verifier.plan(pop)
@@ -178,9 +185,14 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
             if _better(counters, det_ret, confirmed):
                 meta = {"generation": pop.generation, "det_return": det_ret, "precision": cfg.precision,
                         "seed": cfg.seed, "task_entry": cfg.task_entry, "confirmed": confirmed}
-                net = deployed.Deployed(spec, Masks.stack(spec, [pop.deterministic()]), mean_obs, std_obs, cfg.task,
-                                        meta)
-                deployed.save(rd / "best.npz", net)
+                if getattr(spec, "forward", None):  # real weights (ES, EGGROLL): the center, deploy/weights.py
+                    meta["method"] = cfg.method
+                    deployed_weights.save(rd / "best.npz", deployed_weights.WeightsNetwork(
+                        spec, pop.deterministic(), mean_obs, std_obs, cfg.task, meta))
+                else:
+                    net = deployed.Deployed(spec, Masks.stack(spec, [pop.deterministic()]), mean_obs, std_obs,
+                                            cfg.task, meta)
+                    deployed.save(rd / "best.npz", net)
             ckpt.save(rd / "checkpoint.npz", ckpt.Checkpoint(state, norm, counters, cfg.to_dict()))
             progress(row)
             if _done(cfg, det_ret, confirmed):
