@@ -102,25 +102,34 @@ def train_bytes(cfg: Any) -> int:
     """Peak memory of a training run of the resolved config `cfg` (a TrainConfig), every process together."""
     from . import registry
     spec = registry.network_spec(cfg.network)
-    D = spec.n_connections
-    N = spec.n_neurons
+    D, N, per_member = _sizes(spec)
     episodes = int(getattr(cfg, "episodes", 1) or 1)
     slots = max((cfg.population + cfg.det_episodes) * episodes, int(getattr(cfg, "confirm_episodes", 0) or 0))
     workers = max(1, int(cfg.workers))
     host = PROCESS_BYTES + STRATEGY_BYTES_PER_PARAM * D
-    evaluating = network_bytes(D, slots) + backend_bytes(cfg.backend, N, slots, N * N) + 16 * D * workers
+    evaluating = per_member * D * slots + backend_bytes(cfg.backend, N, slots, N * N) + 16 * D * workers
     return host + evaluating + (PROCESS_BYTES * workers if workers > 1 else 0)
+
+
+def _sizes(spec: Any) -> tuple[int, int, int]:
+    """(parameters per member, neurons, bytes per parameter per member while evaluated) of a network spec: one-bit
+    connections (E/I networks) or real weights (float64, and the noise they were drawn with)."""
+    if hasattr(spec, "n_connections"):
+        return int(spec.n_connections), int(spec.n_neurons), MASK_BYTES_PER_CONNECTION
+    return int(spec.n_params), int(getattr(spec, "n_neurons", None) or getattr(spec, "hidden", 1)), 16
 
 
 def check_train(cfg: Any) -> None:
     """Refuse a training config whose population or network cannot fit in memory."""
     from . import registry
     spec = registry.network_spec(cfg.network)
+    D, N, _ = _sizes(spec)
     need = train_bytes(cfg)
     episodes = int(getattr(cfg, "episodes", 1) or 1)
+    unit = "connections" if hasattr(spec, "n_connections") else "weights"
     what = (f"population {cfg.population} + det_episodes {cfg.det_episodes}"
-            f"{f' x {episodes} episodes' if episodes > 1 else ''} of {spec.n_neurons}-neuron networks "
-            f"({spec.n_connections:,} connections each) on {cfg.backend}"
+            f"{f' x {episodes} episodes' if episodes > 1 else ''} of {N}-neuron networks "
+            f"({D:,} {unit} each) on {cfg.backend}"
             f"{f' with {cfg.workers} workers' if cfg.workers > 1 else ''}")
     require(need, what, "Use a smaller --population, network.n_neurons (--set network.n_neurons=...), "
                         "det_episodes, episodes, confirm_episodes or --workers")

@@ -10,7 +10,7 @@ over every table (top level, strategy, network, network.neuron, backend_options,
 resume flags.  The CLI runs in this process (`ec_neuro.cli.main`), so a case costs milliseconds.
 
 Cases in CI: TRAIN_EXAMPLES for train, EXAMPLES for each other subcommand and for a mistyped command (fewer where
-a subcommand has fewer distinct wrong inputs: info, tasks), about 700 distinct cases in ~20 s, plus the explicit
+a subcommand has fewer distinct wrong inputs: info, tasks), about 750 distinct cases in ~15 s, plus the explicit
 list of the messages the issue quotes; hypothesis is derandomized (the same cases every run) and keeps no
 database.  `pytest -s tests/test_fuzz.py` prints the count.
 """
@@ -233,6 +233,14 @@ SET_KEYS: dict[str, st.SearchStrategy[str]] = {
     "episodes": ints_outside(1, 10**6),
     "confirm_episodes": st.one_of(ints_outside(0, 100_000), st.just("\"100\"")),
     "network.in_gain": st.one_of(BAD_NAME, st.sampled_from(["3", "[1]"])),
+    "verify": st.sampled_from(["sometimes", "0", "-1", "2.5", "[1]", "{}"]),
+    "verify_members": ints_outside(0, 1024),
+    "verify_window": ints_outside(1, 10**6),
+    "time_budget": st.sampled_from(["0", "-5", "NaN", "Infinity", "abc", "true", "[1]"]),
+    "ray_address": st.sampled_from(["nohost", ":6379", "host:0", "host:99999", "host:port", "3", "true"]),
+    "ray_local": ints_outside(1, 1024),
+    "ray_timeout": st.sampled_from(["0", "-1", "NaN", "abc", "true"]),
+    "ray_replay": st.sampled_from(["1", "\"yes\"", "null", "[1]"]),
     "target_return": st.sampled_from(["abc", "NaN", "Infinity", "[1]", "{}", "true"]),
     "task": BAD_NAME,
     "method": BAD_NAME,
@@ -302,7 +310,8 @@ def train_case(draw, ws: WS) -> list[str]:
     new = ["--run-dir", str(ws.root / "new-run")]
     slot = draw(st.sampled_from(["task", "backend", "population", "generations", "seed", "workers", "set", "set",
                                  "set", "config", "backend-option", "run-dir", "resume", "resume-flag",
-                                 "resume-generations", "resume-workers", "choice", "print-config", "flag"]))
+                                 "resume-generations", "resume-workers", "choice", "print-config", "flag",
+                                 "placement"]))
     if slot == "task":
         return ["train", "--task", draw(BAD_NAME), *TINY, *new]
     if slot == "backend":
@@ -344,6 +353,11 @@ def train_case(draw, ws: WS) -> list[str]:
     if slot == "choice":
         flag = draw(st.sampled_from(["--method", "--network", "--precision"]))
         return ["train", flag, draw(BAD_NAME), *new]
+    if slot == "placement":
+        return ["train", *TINY, *new, *draw(st.sampled_from([
+            ["--verify", "sometimes"], ["--verify", "0"], ["--ray-address", "nohost"], ["--ray-address", "h:0"],
+            ["--ray-local", "0"], ["--ray-local", "2000"], ["--ray-local", "2", "--workers", "2"],
+            ["--ray-local", "2", "--ray-address", "auto"]]))]
     if slot == "print-config":  # sizes only too big for this machine are printable: not drawn here
         item = draw(set_item().filter(lambda a: not any(k in a[-1] for k in ("n_neurons=1", "population="))))
         return ["train", "--print-config", *item]
@@ -489,13 +503,36 @@ def bench_case(draw, ws: WS) -> list[str]:
 
 
 @st.composite
+def compare_case(draw, ws: WS) -> list[str]:
+    base = {"--task": "CartPole-v1", "--methods": "ec", "--generations": "1", "--population": "6",
+            "--out": str(ws.root / "cmp-new")}
+    slot = draw(st.sampled_from(["--task", "--methods", "--budget", "--generations", "--out", "--population",
+                                 "--workers", "--seed", "--set", "--eval-episodes", "neither", "flag"]))
+    bad = {"--task": BAD_NAME,
+           "--methods": st.sampled_from(["nope", "es/nope", "ec,ec", ",", "ec/gru", "/ei-rsnn"]),
+           "--budget": st.sampled_from(["abc", "-5", "0", "15x", "1e3h", ""]),
+           "--generations": ints_outside(1, 10**9), "--out": out_dirs(ws),
+           "--population": ints_outside(2, 1 << 20), "--workers": ints_outside(1, 1024),
+           "--seed": ints_outside(0, 2**63 - 1),
+           "--set": st.sampled_from(["nolabel:strategy.lr=1", "strategy.lr=abc", "novalue", "populaton=3"]),
+           "--eval-episodes": ints_outside(0, 100_000)}
+    if slot == "neither":
+        base.pop("--generations")
+    elif slot == "flag":
+        return ["compare", *[x for kv in base.items() for x in kv], draw(st.sampled_from(["--bogus", "extra"]))]
+    else:
+        base[slot] = draw(bad[slot])
+    return ["compare", *[x for kv in base.items() for x in kv]]
+
+
+@st.composite
 def top_case(draw, ws: WS) -> list[str]:
     return [draw(st.one_of(st.sampled_from(["trian", "evaluate", "--bogus", "import_", "bench2"]), NAME))]
 
 
 CASES = {"train": train_case, "eval": eval_case, "tasks": tasks_case, "plot": plot_case,
          "crosscheck": crosscheck_case, "export": export_case, "import": import_case, "info": info_case,
-         "bench": bench_case, "(no command)": top_case}
+         "bench": bench_case, "compare": compare_case, "(no command)": top_case}
 
 
 @pytest.mark.parametrize("command", sorted(CASES))
@@ -527,7 +564,7 @@ def _quoted(ws: WS) -> list[tuple[list[str], str]]:
         (["train", "--population", "1048576", "--run-dir", str(r / "n")], "needs ~"),
         (["train", "--set", "network.n_neurons=100000", "--run-dir", str(r / "n")], "this machine has"),
         (["train", "--run-dir", str(r / "run")], f"resume it with `ecneuro train --resume {r / 'run'}`"),
-        (["train", "--resume", str(r / "run"), "--seed", "3"], "only --generations and --workers can"),
+        (["train", "--resume", str(r / "run"), "--seed", "3"], "--seed cannot change it (only --generations, --workers"),
         (["train", "--run-dir", str(r / "nockpt")], "checkpoint.npz is missing; it cannot be resumed, and starting "
                                                     "over would replace its files"),
         (["train", "--resume", str(r / "nockpt")], "checkpoint.npz is missing, but the run's history goes past"),

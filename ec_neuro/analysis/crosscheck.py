@@ -80,11 +80,11 @@ def crosscheck(source: Any = None, random: int | None = None, neurons: int = 64,
         files.check_writable(out_dir / "crosscheck.json")
     if source is not None and random is not None:
         raise UserError("give either a network (RUN_DIR/FILE) or random=SEED (--random), not both", "random")
+    net = deployed.as_network(source) if source is not None else load_network(None, random, neurons)
+    from ..deploy.weights import require_ei
+    require_ei(net, "crosscheck")
     if source is not None:
-        net = deployed.as_network(source)
         _check_memory(net.spec, steps)
-    else:
-        net = load_network(None, random, neurons)
     if net.meta.get("source") is None:
         net.meta["source"] = str(source)
     kind = stimulus if stimulus != "auto" else ("task" if net.task else "random")

@@ -22,8 +22,9 @@ FLAGS: dict[str, str] = {
     "population": "--population", "generations": "--generations", "seed": "--seed", "workers": "--workers",
     "episodes": "--episodes", "steps": "--steps", "neurons": "--neurons", "input_scale": "--input-scale",
     "stimulus": "--stimulus", "run_dir": "--run-dir", "out": "--out", "dt": "--dt", "substeps": "--substeps",
-    "backend_options": "--backend-option", "max_steps": "--max-steps", "random": "--random",
-    "episodes_json": "--json", "json": "--json", "format": "--format", "output": "--output",
+    "backend_options": "--backend-option", "ray_address": "--ray-address", "ray_local": "--ray-local",
+    "verify": "--verify", "max_steps": "--max-steps", "random": "--random", "format": "--format",
+    "output": "--output",
 }
 
 

@@ -51,7 +51,11 @@ def save(path: str | Path, net: Deployed) -> Path:
 
 
 def load(path: str | Path) -> Deployed:
-    """Read a file written by `save`; anything else is a UserError naming the file and the problem."""
+    """Read a file written by `save` (or a network of real weights, deploy/weights.py); anything else is a
+    UserError naming the file and the problem."""
+    from . import weights
+    if weights.is_file(path):
+        return weights.load(path)  # type: ignore[return-value]
     header, data = npzio.read(path, "an ec-neuro network file", FORMAT)
     try:
         spec_d = dict(header["spec"])
@@ -84,8 +88,9 @@ def load_run(run_dir: str | Path) -> Deployed:
 
 def as_network(source: Any) -> Deployed:
     """A Deployed network from itself, a Run (its best network), a run directory or a network .npz file."""
-    if isinstance(source, Deployed):
-        return source
+    from .weights import WeightsNetwork
+    if isinstance(source, (Deployed, WeightsNetwork)):
+        return source  # type: ignore[return-value]
     if hasattr(source, "network") and hasattr(source, "path"):
         return source.network
     path = Path(source)

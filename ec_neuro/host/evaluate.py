@@ -14,7 +14,7 @@ import numpy as np
 from .. import memory, registry, validate
 from ..compilers.common import lower
 from ..errors import UserError
-from ..deploy.deployed import as_network
+from ..deploy.deployed import Deployed, as_network
 from ..sample.masks import Masks, initial_v
 from ..tasks.resolve import resolve as resolve_task
 from .rollout import TaskLoop, env_seed
@@ -39,6 +39,9 @@ def evaluate(source: Any, episodes: int = 20, backend: str = "numpy", precision:
     if task is not None:
         validate.text("task", task, "a task name, a gymnasium id or pkg.module:Class")
     net = as_network(source)
+    if not isinstance(net, Deployed):  # a network of real weights (ES, EGGROLL): host/weights.py
+        from .weights import evaluate_weights
+        return evaluate_weights(net, episodes, backend, precision, seed, task, backend_options, max_steps)
     memory.check_copies(net.spec, episodes, f"{episodes} episodes of a {net.spec.n_neurons}-neuron network on "
                         f"{backend}", "Use fewer --episodes", backend)
     precision = precision or net.meta.get("precision") or registry.backend(backend).default_precision

@@ -20,7 +20,7 @@ from . import checkpoint as ckpt
 from .config import TrainConfig
 from .rundir import RunDir
 
-CHANGEABLE_ON_RESUME = ("generations", "workers")
+CHANGEABLE_ON_RESUME = ("generations", "workers", "ray_address", "ray_local")
 
 
 @dataclass
@@ -37,11 +37,19 @@ def check_backend(cfg: TrainConfig) -> None:
     registry.make_backend(cfg.backend, **cfg.backend_options).close()
 
 
+def check_ray(cfg: TrainConfig) -> None:
+    """A run on Ray: the ray extra is installed and a HOST:PORT head answers."""
+    if cfg.ray_address is not None or cfg.ray_local is not None:
+        from .ray_workers import preflight as ray_preflight
+        ray_preflight(cfg.ray_address)
+
+
 def check_train(cfg: TrainConfig, rd: RunDir) -> None:
     """Everything a new run needs, checked before its directory is made."""
     memory.check_train(cfg)
     rd.check_new()
     check_backend(cfg)
+    check_ray(cfg)
 
 
 def load_config(rd: RunDir) -> TrainConfig:
@@ -68,8 +76,10 @@ def _reached(cfg: TrainConfig, row: dict[str, Any]) -> bool:
     return not cfg.confirm_episodes or bool(isinstance(confirmed, dict) and confirmed.get("solved"))
 
 
-def check_resume(rd: RunDir, generations: Any = None, workers: Any = None) -> ResumePlan:
-    """What `resume` will do, validated; nothing is written."""
+def check_resume(rd: RunDir, generations: Any = None, workers: Any = None, ray_address: Any = None,
+                 ray_local: Any = None, time_budget: Any = None) -> ResumePlan:
+    """What `resume` will do, validated; nothing is written.  generations / time_budget extend the run; workers,
+    ray_address, ray_local given replace its placement (results do not depend on it)."""
     cfg = load_config(rd)
     holder = rd.holder() if rd._fd is None else None
     if holder:
@@ -99,15 +109,25 @@ def check_resume(rd: RunDir, generations: Any = None, workers: Any = None) -> Re
             raise UserError(f"generations must be more than the {done} generations this run has done to extend it "
                             f"(e.g. {done + max(done // 2, 1)}), got {generations}", "generations")
         changes["generations"] = generations
-    if workers is not None:
-        changes["workers"] = validate.integer("workers", workers, 1, 1024)
+    if workers is not None or ray_address is not None or ray_local is not None:
+        if workers is not None:
+            validate.integer("workers", workers, 1, 1024)
+        changes.update(workers=1 if workers is None else workers, ray_address=ray_address, ray_local=ray_local)
+    if time_budget is not None:
+        changes["time_budget"] = validate.number("time_budget", time_budget, positive=True, unit="of seconds")
     new = TrainConfig.from_dict({**cfg.to_dict(), **changes}) if changes else cfg
     memory.check_train(new)
     check_backend(new)
+    check_ray(new)
+    used = (ck.counters.get("wall_time") or 0.0) if ck is not None else 0.0
     finished = None
     if _reached(new, last):
         finished = (f"{rd.path}: this run is finished: it stopped at generation {last['generation']} when det_return "
                     f"{last['det_return']:g} reached target_return {new.target_return:g}; nothing to resume")
+    elif new.time_budget is not None and used >= new.time_budget:
+        finished = (f"{rd.path}: this run is finished: it used its time budget ({used:.0f} of {new.time_budget:g} s "
+                    f"of wall time, {done} generations); nothing to resume. To train further, give a larger "
+                    "time_budget (ecn.resume(..., time_budget=...))")
     elif done >= new.generations:
         det = last.get("det_return")
         finished = (f"{rd.path}: this run is finished ({done} of {new.generations} generations"
