@@ -7,8 +7,9 @@
     ecn.export(run, "nir", "cartpole.nir")
 
 The verbs, one per idea: train, resume, load_run, load_network, evaluate, export, import_nir, crosscheck, plot,
-register (a task), check_task, list_tasks.  The data: NetworkSpec, NeuronParams, TrainConfig (and `config` to
-resolve one), EC/ECParams (ask/tell), Population, Policy (a population you step yourself), UserError.
+compare (several methods on one task), register (a task), check_task, list_tasks.  The data: NetworkSpec,
+NeuronParams, TrainConfig (and `config` to resolve one), EC/ECParams, ES/ESParams, EGGROLL/EGGROLLParams
+(ask/tell), Population, Policy (a population you step yourself), UserError.
 Attributes are imported on first use, so `import ec_neuro` is cheap.
 """
 from __future__ import annotations
@@ -38,6 +39,11 @@ _API: dict[str, str] = {
     "NeuronParams": "ec_neuro.spec:NeuronParams",
     "EC": "ec_neuro.strategies.ec:EC",
     "ECParams": "ec_neuro.strategies.ec:ECParams",
+    "ES": "ec_neuro.strategies.es:ES",
+    "ESParams": "ec_neuro.strategies.es:ESParams",
+    "EGGROLL": "ec_neuro.strategies.eggroll:EGGROLL",
+    "EGGROLLParams": "ec_neuro.strategies.eggroll:EGGROLLParams",
+    "compare": "ec_neuro.host.compare:compare",
     "Population": "ec_neuro.strategies.base:Population",
     "Policy": "ec_neuro.host.policy:Policy",
     "Deployed": "ec_neuro.deploy.deployed:Deployed",

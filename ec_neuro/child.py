@@ -1,10 +1,13 @@
 """Child processes that serve one connection and die with their parent, whatever kills the parent.
 
 The parent starts `python -m MODULE SOCKET` (never multiprocessing's spawn, which re-runs an unguarded user
-script), hands it an authentication key on stdin and accepts its connection.  The child (`connect`) asks the
-kernel for SIGTERM when its parent dies (PR_SET_PDEATHSIG) and, as a fallback, ends when the connection closes;
-with `new_session` it leads its own process group, and its SIGTERM handler ends the whole group (e.g. the Lava
-processes it forked).  Ctrl-C goes to the parent only: children ignore SIGINT and are stopped by the parent.
+script) in a session of its own (so a terminal's Ctrl-C reaches the parent only), hands it an authentication
+key on its stdin and accepts its connection.  The child's stdin stays open as a lifeline: a watchdog thread in
+the child (`connect`) reads it, and end of file -- the parent died, however, or closed it to stop the child --
+ends the child at once, whatever its main thread is doing.  As fallbacks the child asks the kernel for SIGTERM
+when its parent dies (PR_SET_PDEATHSIG) and ends when the connection closes.  On the way out a child that leads
+its session frees the shared memory its process group has mapped (Lava's channels, our mailboxes in /dev/shm)
+and kills the group (e.g. the Lava processes it forked).
 """
 from __future__ import annotations
 
@@ -17,12 +20,15 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from multiprocessing.connection import Client, Connection, Listener
 from typing import Any, Callable
 
 PR_SET_PDEATHSIG = 1
 PARENT_ENV = "ECNEURO_PARENT_PID"  # the parent's pid, so that a child notices a parent that died before it started
 PATH_ENV = "ECNEURO_SYS_PATH"      # the parent's sys.path, so that a child imports what the parent can (a user's task)
+KILL_WAIT_S = 3.0                  # a child told to die that has not within this is killed with SIGKILL
+SHM_PREFIXES = ("psm_", "ecneuro-")  # shared-memory names a child's group may leave: Python's (Lava), ours
 
 
 class ChildError(RuntimeError):
@@ -32,7 +38,7 @@ class ChildError(RuntimeError):
 class Child:
     """Handle on one child process: request/response over an authenticated Unix socket."""
 
-    def __init__(self, module: str, new_session: bool = False, env: dict[str, str] | None = None) -> None:
+    def __init__(self, module: str, new_session: bool = True, env: dict[str, str] | None = None) -> None:
         key = secrets.token_bytes(16)
         folder = tempfile.mkdtemp(prefix="ecneuro-")
         address = os.path.join(folder, "sock")
@@ -44,8 +50,13 @@ class Child:
                                              start_new_session=new_session, env=env)
                 assert self.proc.stdin is not None
                 self.proc.stdin.write(key.hex().encode() + b"\n")
-                self.proc.stdin.close()
+                self.proc.stdin.flush()  # stdin stays open: it is the child's lifeline (see `connect`)
                 self.conn: Connection = self._accept(listener)
+        except BaseException:
+            if getattr(self, "proc", None) is not None:
+                self.new_session = new_session
+                self._end()
+            raise
         finally:
             if os.path.exists(address):
                 os.unlink(address)
@@ -74,7 +85,13 @@ class Child:
         """The answer to the last request; the child's error becomes ChildError (or the UserError it raised)."""
         if timeout is not None and not self.conn.poll(timeout):
             raise TimeoutError("worker process did not answer")
-        status, out = self.conn.recv()
+        try:
+            status, out = self.conn.recv()
+        except (EOFError, OSError):
+            self.pending = False
+            code = self.proc.poll()
+            raise ChildError(f"worker process {self.proc.pid} ended without answering"
+                             f"{f' (exit status {code})' if code is not None else ''}") from None
         self.pending = False
         if status == "user_error":
             raise out
@@ -96,49 +113,206 @@ class Child:
             self.proc.wait(timeout=timeout)
         except Exception:
             self.kill()
+        except BaseException:  # Ctrl-C while waiting: do not wait any longer
+            self.kill()
+            raise
         finally:
+            self._close_lifeline()
             self.conn.close()
 
     def kill(self) -> None:
+        """End the child now: its lifeline is cut (it frees its shared memory and kills its group), and what is
+        left after KILL_WAIT_S is killed with SIGKILL."""
+        self._end()
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+    def _end(self) -> None:
+        self._close_lifeline()
+        try:
+            self.proc.wait(timeout=KILL_WAIT_S)
+        except subprocess.TimeoutExpired:
+            pass
         try:
             if self.new_session:
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            else:
+            elif self.proc.poll() is None:
                 self.proc.kill()
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
 
+    def _close_lifeline(self) -> None:
+        try:
+            if self.proc.stdin is not None and not self.proc.stdin.closed:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+
+
+def _group_pids(pgid: int) -> list[int]:
+    out = []
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return out
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                if int(f.read().rsplit(b")", 1)[1].split()[2]) == pgid:
+                    out.append(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def release_group_resources(pgid: int) -> list[str]:
+    """Remove what processes of group `pgid` would have removed on a clean exit: the shared-memory files
+    (/dev/shm: Python's psm_*, our ecneuro-*) they have mapped or open, and multiprocessing's pymp-* folders
+    holding their sockets (Lava's shared-memory manager).  Returns the paths removed.  Called by a dying session
+    leader before it kills its group."""
+    shm: set[str] = set()
+    sockets: set[str] = set()
+    for pid in _group_pids(pgid):
+        try:
+            with open(f"/proc/{pid}/maps", "rb") as f:
+                for line in f:
+                    i = line.find(b"/dev/shm/")
+                    if i >= 0:
+                        shm.add(line[i:].strip().decode(errors="replace").removesuffix(" (deleted)"))
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith("/dev/shm/"):
+                    shm.add(target.removesuffix(" (deleted)"))
+                elif target.startswith("socket:["):
+                    sockets.add(target[8:-1])
+        except OSError:
+            continue
+    removed = []
+    for path in sorted(shm):
+        if os.path.basename(path).startswith(SHM_PREFIXES):
+            try:
+                os.unlink(path)
+                removed.append(path)
+            except OSError:
+                pass
+    folders = set()
+    try:
+        with open("/proc/net/unix") as f:
+            next(f, None)
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 8 and parts[6] in sockets:
+                    folder = os.path.dirname(parts[7])
+                    if os.path.basename(folder).startswith("pymp-"):
+                        folders.add(folder)
+    except OSError:
+        pass
+    import shutil
+    for folder in sorted(folders):
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+_ON_DEATH: list[Callable[[], None]] = []
+
+
+def _die(on_death: Callable[[], None] | None = None) -> None:
+    """End this child now: run the cleanup, free the group's shared memory, kill the group, exit."""
+    for fn in ([on_death] if on_death else []) + _ON_DEATH:
+        try:
+            fn()
+        except Exception:
+            pass
+    if os.getpgrp() == os.getpid():  # a session leader takes its group (forked simulator processes) along
+        _freeze_group(os.getpid())  # nothing in the group makes new shared memory while it is collected
+        release_group_resources(os.getpid())
+        _remove_multiprocessing_tempdir()
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os._exit(143)
+
+
+def _freeze_group(pgid: int) -> None:
+    """SIGSTOP every other process of the group (twice over, for one forked meanwhile); SIGKILL ends them."""
+    stopped: set[int] = {os.getpid()}
+    for _ in range(2):
+        for pid in _group_pids(pgid):
+            if pid not in stopped:
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                except OSError:
+                    pass
+                stopped.add(pid)
+
+
+def _remove_multiprocessing_tempdir() -> None:
+    """multiprocessing's pymp-* folder (the sockets of Lava's shared-memory manager), which its exit handler
+    would have removed."""
+    mp = sys.modules.get("multiprocessing.process")
+    if mp is None:
+        return
+    folder = mp.current_process()._config.get("tempdir")  # type: ignore[attr-defined]
+    if folder:
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 def die_with_parent(on_death: Callable[[], None] | None = None) -> None:
     """In a child: SIGTERM when the parent dies (Linux), handled by `on_death` then exit; SIGINT ignored."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if on_death is not None:
+        _ON_DEATH.append(on_death)
+    leader = os.getpid()
 
     def handler(signum: int, frame: Any) -> None:
-        if on_death is not None:
-            try:
-                on_death()
-            except Exception:
-                pass
-        if os.getpgrp() == os.getpid():  # a session leader takes its group (forked simulator processes) along
-            os.killpg(os.getpid(), signal.SIGKILL)
-        os._exit(143)
+        if os.getpid() != leader:  # a process forked from the child (Lava's) only exits
+            os._exit(143)
+        _die()
 
     signal.signal(signal.SIGTERM, handler)
+    if os.getpgrp() == leader:
+        # multiprocessing's pymp-* folder made now, so that every process forked from here (Lava's shared-memory
+        # manager) keeps its sockets in this one, which `_die` removes
+        from multiprocessing import util
+        util.get_temp_dir()
     parent = int(os.environ.get(PARENT_ENV) or os.getppid())
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
-        pass  # not Linux: the closed connection still ends the child
+        pass  # not Linux: the lifeline and the closed connection still end the child
     if os.getppid() != parent:
-        handler(signal.SIGTERM, None)
+        _die()
+
+
+def _watch_lifeline() -> None:
+    """Block on stdin until the parent's end closes (its death, or `Child.kill`), then end this child."""
+    try:
+        while os.read(0, 4096):
+            pass
+    except OSError:
+        pass
+    _die()
 
 
 def connect(address: str) -> Connection:
-    """In a child: take the parent's sys.path and connect back with the key it wrote on stdin."""
+    """In a child: take the parent's sys.path, connect back with the key it wrote on stdin, and watch stdin (the
+    lifeline) from a thread."""
     if os.environ.get(PATH_ENV):
         sys.path[:] = json.loads(os.environ[PATH_ENV])
-    key = bytes.fromhex(sys.stdin.readline().strip())
+    line = b""
+    while not line.endswith(b"\n"):  # unbuffered: nothing after the key may be consumed here
+        ch = os.read(0, 1)
+        if not ch:
+            _die()
+        line += ch
+    key = bytes.fromhex(line.decode().strip())
+    threading.Thread(target=_watch_lifeline, name="ecneuro-lifeline", daemon=True).start()
     return Client(address, family="AF_UNIX", authkey=key)
 
 

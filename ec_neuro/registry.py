@@ -40,8 +40,9 @@ BACKENDS: dict[str, BackendEntry] = {
                           summary="numba kernels, the whole population at once; float64 or Loihi-2 fixed point"),
     "lava-sim": BackendEntry("ec_neuro.backends.lava_sim:LavaSimBackend", "lava", "lava", "lava-nc",
                              precisions=("fixed", "float"),
-                             choices={"tier": ("stock", "fused", "fused-k")},
-                             summary="Lava's Loihi-2 simulator: Intel's bit-accurate models (stock) or fused ones"),
+                             choices={"tier": ("fused-k", "fused", "stock")},  # default first, as in the signature
+                             summary="Lava's Loihi-2 simulator: fused tiers (default fused-k), checked against "
+                                     "Intel's bit-accurate models (stock)"),
     "brian2": BackendEntry("ec_neuro.backends.brian2:Brian2Backend", "brian2", "brian2", "brian2",
                            choices={"target": ("cython", "numpy")},
                            summary="Brian2, the reference simulator (cython with strict compile flags)"),
@@ -78,9 +79,14 @@ class MethodEntry:
     summary: str = ""
 
 
-METHODS: dict[str, MethodEntry] = {
+_REAL = ("dense-rsnn", "gru", "lstm")
+METHODS: dict[str, MethodEntry] = {  # the first network of each is its default
     "ec": MethodEntry("ec_neuro.strategies.ec:EC", ("ei-rsnn",),
                       "Evolving Connectivity: NES over the probabilities of 1-bit E/I connections"),
+    "es": MethodEntry("ec_neuro.strategies.es:ES", _REAL,
+                      "OpenAI-ES on real weights, as the reference's es_dense.py (antithetic, centred ranks, AdamW)"),
+    "eggroll": MethodEntry("ec_neuro.strategies.eggroll:EGGROLL", _REAL,
+                           "low-rank ES: rank-r perturbations A B^T / sqrt(r) per weight matrix, never materialised"),
 }
 
 
@@ -91,11 +97,18 @@ class NetworkEntry:
     spec: str
     backends: tuple[str, ...]
     summary: str = ""
+    precisions: tuple[str, ...] = ()  # () = whatever the backend offers
 
 
+_W = "ec_neuro.spec.weights:"
 NETWORKS: dict[str, NetworkEntry] = {
     "ei-rsnn": NetworkEntry("ec_neuro.spec:NetworkSpec", ("numpy", "lava-sim", "brian2"),
                             "the E/I CUBA-LIF recurrent network of EC, every connection one bit"),
+    # real weights run on the host CPU (numpy/numba population forwards, ec_neuro/networks/): README, "Methods"
+    "dense-rsnn": NetworkEntry(_W + "DenseRSNNSpec", ("numpy",),
+                               "the reference's dense RSNN: EC's LIF with signed real weights, no E/I split", ("float",)),
+    "gru": NetworkEntry(_W + "GRUSpec", ("numpy",), "a GRU policy (hidden 256) and a linear readout", ("float",)),
+    "lstm": NetworkEntry(_W + "LSTMSpec", ("numpy",), "an LSTM policy (hidden 128) and a linear readout", ("float",)),
 }
 
 # export format -> writer target
@@ -111,6 +124,8 @@ SUITES: dict[str, str] = {
     "core": "ec_neuro.bench.core:run",      # EC vs a dense float network vs MuJoCo physics
     "lava": "ec_neuro.bench.lava:run",      # lava-sim tiers vs the naive layout vs numpy fixed point
     "brian2": "ec_neuro.bench.brian2:run",  # brian2 vs numpy float, population 64 closed loop
+    "methods": "ec_neuro.bench.methods:run",  # EC vs ES-RSNN vs EGGROLL-RSNN vs ES-GRU vs ES-LSTM, per generation
+    "workers": "ec_neuro.bench.workers:run",  # generation time vs process / Ray workers, bytes per generation
 }
 
 # `ecneuro NAME` -> click command target
@@ -124,6 +139,7 @@ COMMANDS: dict[str, str] = {
     "import": "ec_neuro.cli.export:import_",
     "info": "ec_neuro.cli.info:info",
     "bench": "ec_neuro.cli.bench:bench",
+    "compare": "ec_neuro.cli.compare:compare",
 }
 
 
@@ -193,9 +209,9 @@ def network_spec(d: Mapping[str, Any]) -> Any:
     return load(entry.spec, f"network {kind!r}").from_dict(fields)
 
 
-def check_combination(method: str, network: str, backend: str) -> None:
-    """Refuse, in one line listing what works, a method that does not train this network, or a backend that
-    does not run it."""
+def check_combination(method: str, network: str, backend: str, precision: str | None = None) -> None:
+    """Refuse, in one line listing what works, a method that does not train this network, or a backend (or a
+    precision) that does not run it."""
     m, n = lookup(METHODS, "method", method), lookup(NETWORKS, "network", network)
     if network not in m.networks:
         pairs = "; ".join(f"{k}: {', '.join(v.networks)}" for k, v in METHODS.items())
@@ -203,3 +219,6 @@ def check_combination(method: str, network: str, backend: str) -> None:
     if backend not in n.backends:
         raise UserError(f"network {network!r} runs on {', '.join(n.backends)}, not on backend {backend!r}",
                         "backend")
+    if precision is not None and n.precisions and precision not in n.precisions:
+        raise UserError(f"network {network!r} runs in {', '.join(n.precisions)} precision only, not {precision!r}",
+                        "precision")

@@ -114,15 +114,17 @@ class _Interrupting(ToyLoop):
         return super().step(r)
 
 
-@pytest.mark.parametrize("tier", ["stock", "fused-k"])  # fused-k runs free: stopping it is a different path
-def test_interrupt_recycle_and_close_leave_no_processes(tier: str) -> None:
+@pytest.mark.parametrize("tier,reuse", [("stock", False), ("fused-k", False), ("fused-k", True)])
+def test_interrupt_recycle_and_close_leave_no_processes(tier: str, reuse: bool) -> None:
+    """fused-k runs free: stopping it is a different path; a live (reused) graph is never rebuilt, so its
+    worker is never recycled."""
     from ec_neuro.backends.mailbox import _folder
-    boxes = lambda: set(Path(_folder()).glob("ecneuro-lava-*.box"))  # noqa: E731
+    boxes = lambda: set(Path(_folder()).glob(f"ecneuro-lava-{os.getpid()}-*.box"))  # noqa: E731  (ours only)
     before = boxes()
     P = 2
     low = lower(SPEC, random_masks(SPEC, P, 1), "fixed")
     v0 = initial_v(SPEC.n_neurons, 1, 0, np.arange(P))
-    backend = make_backend("lava-sim", tier=tier, recycle_every=2)
+    backend = make_backend("lava-sim", tier=tier, recycle_every=2, reuse=reuse)
     try:
         with pytest.raises(KeyboardInterrupt):
             backend.rollout(backend.compile(low), _Interrupting(low, 10), v0)
@@ -132,8 +134,11 @@ def test_interrupt_recycle_and_close_leave_no_processes(tier: str) -> None:
         for _ in range(3):  # recycle_every=2: the third rollout runs in a fresh worker
             backend.rollout(backend.compile(low), ToyLoop(low, 5), v0)
             pids.append(backend._worker.proc.pid)
-        assert pids[0] == pids[1] != pids[2]
-        assert not _alive(pids[0]), "the recycled worker's session (worker + Lava processes) must be gone"
+        if reuse:
+            assert pids[0] == pids[1] == pids[2] and backend.built == 2  # the interrupted one, then one live graph
+        else:
+            assert pids[0] == pids[1] != pids[2]
+            assert not _alive(pids[0]), "the recycled worker's session (worker + Lava processes) must be gone"
     finally:
         backend.close()
     assert not _alive(pids[2])
@@ -184,11 +189,30 @@ def test_training_writes_identical_fitness(tmp_path: Path) -> None:
     for backend in ("numpy", "lava-sim"):
         out = tmp_path / backend
         proc = subprocess.run([sys.executable, "-m", "ec_neuro", "train", *args, "--backend", backend,
-                               "--run-dir", str(out)], capture_output=True, text=True, timeout=600)
+                               "--run-dir", str(out), "--verify", "2"], capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
         runs[backend] = _fitness(out)
     assert len(runs["numpy"]) == 3
     assert runs["lava-sim"] == runs["numpy"]
+    # lava-sim (fused-k by default) was checked against the stock models on generations 0 and 2 (--verify 2)
+    rows = [json.loads(line) for line in (tmp_path / "lava-sim" / "metrics.jsonl").read_text().splitlines()]
+    assert ["verified" in r for r in rows] == [True, False, True]
+    v = rows[0]["verified"]
+    assert v["fast"] == "lava-sim fused-k" and v["reference"] == "stock" and v["substeps"] > 0
+    assert [s["kind"] for s in v["slots"]] == ["det", "member", "member"] and v["slots"][0]["slot"] == 8
+    assert all("verified" not in json.loads(line)
+               for line in (tmp_path / "numpy" / "metrics.jsonl").read_text().splitlines())
+
+
+def test_verify_setting() -> None:
+    import ec_neuro as ecn
+    assert ecn.config(backend="lava-sim").verify == "every"
+    assert ecn.config(backend="lava-sim", verify="3").verify == 3
+    assert ecn.config(backend="lava-sim", verify=1).verify == "every"
+    assert ecn.config(backend="lava-sim", verify="off").verify == "off"
+    for bad in ("sometimes", 0.5, -2):
+        with pytest.raises(UserError, match="verify must be"):
+            ecn.config(backend="lava-sim", verify=bad)
 
 
 def test_info_reports_lava_tiers_without_importing_lava() -> None:
@@ -223,3 +247,118 @@ def test_warm_up_covers_the_types_a_real_population_uses() -> None:
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert all(n >= 1 for n in got["before"]), got
     assert got["after"] == got["before"], f"a real population needed new signatures: {got}"
+
+
+@pytest.mark.parametrize("tier", ["fused-k", "fused"])
+def test_live_graph_loads_each_population_and_stays_bit_exact(tier: str) -> None:
+    """One live graph serves every rollout of the same shape: each generation's masks, v0 and constants are
+    loaded into it (no rebuild), and every rollout still equals numpy; a new shape builds a new graph."""
+    from ec_neuro.spec import NeuronParams
+    base = NetworkSpec(n_obs=4, n_act=2, n_neurons=64)
+    other = NetworkSpec(n_obs=4, n_act=2, n_neurons=64, exc_ratio=0.625, neuron=NeuronParams(tau_syn=4.0, tau_mem=12.0))
+    nb, lb = make_backend("numpy"), make_backend("lava-sim", tier=tier)
+    try:
+        for gen, (P, precision) in enumerate([(5, "fixed"), (5, "fixed"), (5, "fixed"), (3, "fixed"), (3, "float")]):
+            spec = other if gen == 2 else base  # gen 2: other constants (du, dv, n_exc) loaded into the same graph
+            low = lower(spec, random_masks(spec, P, 10 + gen, p=0.3 + 0.1 * gen), precision)
+            v0 = initial_v(spec.n_neurons, 10 + gen, gen, np.arange(P))
+            loops = [ToyLoop(low, 12, seed=gen), ToyLoop(low, 12, seed=gen)]
+            counts = [b.rollout(b.compile(low), loop, v0) for b, loop in zip((nb, lb), loops)]
+            np.testing.assert_array_equal(counts[1], counts[0])
+            np.testing.assert_array_equal(np.array(loops[1].actions), np.array(loops[0].actions))
+            assert counts[0].sum() > 0
+            assert lb.timing["built"] == (gen in (0, 3, 4)), (gen, lb.timing)
+        assert lb.built == 3
+    finally:
+        lb.close()
+
+
+@pytest.mark.parametrize("const", ["vth", "dv", "du"])
+def test_verification_stops_a_run_whose_fast_tier_has_one_constant_off_by_one(tmp_path: Path, monkeypatch,
+                                                                               const: str) -> None:
+    """The fast tier (fused-k, live graph) trains with one LIF constant off by one; the per-generation check
+    against Intel's stock models stops the run within a few generations (dv, du: at generation 0; vth+1 only
+    matters to a neuron whose v lands in the 64 units between the two thresholds) and names the slot, the
+    substep and the quantity."""
+    import dataclasses
+
+    import ec_neuro as ecn
+    from ec_neuro.backends.lava_sim import LavaProgram, LavaSimBackend
+    from ec_neuro.compilers.lava import plan
+    from ec_neuro.host.verify import VerificationError
+
+    def perturbed(self, lowered):  # what the fast tier runs; the reference lowers the population again
+        pl = plan(lowered)
+        return LavaProgram(lowered, dataclasses.replace(pl, **{const: getattr(pl, const) + 1}))
+
+    monkeypatch.setattr(LavaSimBackend, "compile", perturbed)
+    run = tmp_path / "run"
+    with pytest.raises(VerificationError) as err:
+        ecn.train(task="CartPole-v1", backend="lava-sim", precision="fixed", population=8, generations=4,
+                  det_episodes=1, target_return=None, network={"n_neurons": 64}, run_dir=run, progress=None)
+    text = str(err.value)
+    gen = 0 if const != "vth" else json.loads((run / "verify-failure.json").read_text())["generation"]
+    assert text.startswith(f"verification failed at generation {gen}: lava-sim fused-k against Intel's stock models "
+                           "(PyLifModelBitAcc + PySparseModelBitAcc)"), text
+    assert ("the deterministic network (slot 8): " in text or "  member " in text) and "differs at control step" in text
+    assert "substep" in text
+    report = json.loads((run / "verify-failure.json").read_text())
+    bad = [s for s in report["slots"] if not s["ok"]]
+    assert bad and all(s["mismatch"]["stage"] == "states" for s in bad)
+    first = bad[0]["mismatch"]
+    assert first["quantity"] in ("u", "v", "s") and first["fast"] != first["stock"] and first["neurons"] >= 1
+    rows = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []
+    assert len(rows) == gen  # the failing generation is not recorded as a result
+    assert err.value.exit_code == 3
+
+
+def test_verification_report_names_a_readout_the_live_graph_returned_wrongly() -> None:
+    """Stage 1 of the check (no Lava needed): the readout a slot's graph returned in training against the fast
+    tier's replay of the same bias; and the window rule tiles an episode."""
+    from ec_neuro.host.verify import compare, window_of
+    K, N, T = 3, 4, 6
+    out = {"r": np.zeros((T, 1, N)), "fast": {q: [np.zeros((2 * K, N))] for q in ("u", "v", "s")},
+           "stock": {q: [np.zeros((2 * K, N))] for q in ("u", "v", "s")}}
+    out["fast"]["r_window"] = out["stock"]["r_window"] = [np.zeros((2, N))]
+    trained = np.zeros((T, N))
+    assert compare(70, 64, K, trained, T, 2, 4, out, 0)["ok"]
+    trained[3, 2] = 0.5
+    rep = compare(70, 64, K, trained, T, 2, 4, out, 0)
+    assert not rep["ok"] and rep["what"] == "the deterministic network (slot 70)"
+    assert rep["mismatch"]["stage"] == "readout" and rep["mismatch"]["control_step"] == 3
+    assert "control step 3" in rep["mismatch"]["text"] and "neuron 2: training 0.5, replay 0.0" in rep["mismatch"]["text"]
+    out["stock"]["v"][0][4, 1] = 7  # substep 4 of the window = control step 3, substep 1
+    rep = compare(5, 64, K, np.zeros((T, N)), T, 2, 4, out, 0)
+    assert rep["mismatch"]["text"].startswith("v differs at control step 3, substep 1 (substep 10 of the episode")
+    assert [window_of(45, 20, j) for j in range(4)] == [(0, 20), (20, 40), (25, 45), (0, 20)]
+    assert window_of(7, 20, 5) == (0, 7)
+
+
+@pytest.mark.parametrize("tier,precision", [("fused-k", "fixed"), ("fused-k", "float"), ("fused", "fixed")])
+def test_stock_replay_from_a_mid_episode_state_equals_the_fast_tier(tier: str, precision: str) -> None:
+    """The verification's two replays agree bit for bit when nothing is wrong, windows starting mid-episode
+    included (Intel's models seeded with the fast tier's u, v, the spikes in Sparse's buffer and r), and the
+    worker's one stock replay graph takes each new population (three here, the last a longer window)."""
+    P, K = 5, SPEC.neuron.substeps
+    nb, lb = make_backend("numpy"), make_backend("lava-sim", tier=tier)
+    try:
+        for gen, T in enumerate((15, 15, 24)):
+            low = lower(SPEC, random_masks(SPEC, P, 3 + gen, p=0.5), precision)
+            v0 = initial_v(SPEC.n_neurons, 3, gen, np.arange(P))
+            rng = np.random.default_rng(gen)
+            bias = np.stack([low.encode(x) for x in rng.normal(size=(T, P, SPEC.n_obs)) * 2])
+            idx, starts = np.array([4, 1, 2]), np.array([0, 5, 9])
+            stops = np.minimum(starts + (10 if gen < 2 else 12), T)
+            out = lb.verify_replay(lb.compile(low), idx, v0[idx], bias[:, idx], np.ones((T, 3), bool), starts, stops,
+                                   capacity=10)
+            want = nb.open_loop(nb.compile(low), v0, bias)
+            np.testing.assert_array_equal(out["r"], want.r[:, idx])  # the fast replay is the numpy reference too
+            for m, p in enumerate(idx):
+                for q in ("u", "v", "s"):
+                    np.testing.assert_array_equal(out["stock"][q][m], out["fast"][q][m])
+                    np.testing.assert_array_equal(out["fast"][q][m], getattr(want, q)[starts[m] * K:stops[m] * K, p])
+                np.testing.assert_array_equal(out["stock"]["r_window"][m], want.r[starts[m]:stops[m], p])
+                assert np.abs(out["stock"]["s"][m]).sum() > 0
+        assert lb._worker.graphs == 2  # one stock replay graph for 10 steps, rebuilt once for 12
+    finally:
+        lb.close()

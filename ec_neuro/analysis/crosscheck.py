@@ -15,13 +15,25 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .. import files, registry
+from .. import files, memory, registry, validate
 from ..errors import UserError
 from ..deploy import deployed
 from ..sample.masks import random_masks
 from ..spec import NetworkSpec
 from .compare import check
 from .stimulus import random_stimulus, task_stimulus
+
+
+MAX_STEPS = 10**7
+RUNS = 10  # runs a crosscheck keeps at most: each backend, tier and precision
+
+
+def _check_memory(spec: NetworkSpec, steps: int) -> None:
+    """Refuse a crosscheck whose traces (u, v, spikes of every substep of every run) cannot fit."""
+    K, N = spec.neuron.substeps, spec.n_neurons
+    traces = RUNS * steps * (K * N * 20 + N * 8)
+    memory.check_copies(spec, RUNS, f"a crosscheck of a {N}-neuron network over {steps} control steps ({K} substeps "
+                        "each, every backend)", "Use fewer --steps or --neurons", trace_bytes=traces)
 
 
 def load_network(source: str | None, seed: int | None, neurons: int = 64) -> deployed.Deployed:
@@ -50,21 +62,29 @@ def crosscheck(source: Any = None, random: int | None = None, neurons: int = 64,
                perturb: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run the network (run directory, .npz, Deployed, or `random`=SEED) on every installed backend and precision;
     returns the report and, when `out` is given, writes crosscheck.json and crosscheck.png there."""
-    for name, val, low in (("steps", steps, 1), ("neurons", neurons, 2), ("seed", seed, 0)):
-        if not isinstance(val, int) or isinstance(val, bool) or val < low:
-            raise UserError(f"{name} must be an integer >= {low}, got {val!r}", name)
-    if not (isinstance(input_scale, (int, float)) and math.isfinite(input_scale) and input_scale > 0):
-        raise UserError(f"input_scale must be a positive finite number, got {input_scale!r}", "input_scale")
-    if stimulus not in ("auto", "task", "random"):
-        raise UserError(f"stimulus must be auto, task or random, got {stimulus!r}", "stimulus")
+    validate.integer("steps", steps, 1, MAX_STEPS)
+    validate.integer("neurons", neurons, 2, 10**9)
+    validate.seed("seed", seed)
+    if random is not None:
+        validate.seed("random", random)
+    validate.number("input_scale", input_scale, positive=True)
+    validate.choice("stimulus", stimulus, ("auto", "task", "random"))
     for name in backends or []:
         registry.backend(name)
+    for name, opts in (backend_options or {}).items():
+        registry.backend_options(name, dict(opts))
+    if source is None and random is not None:  # the random network's size is known before it is drawn
+        _check_memory(NetworkSpec(n_obs=4, n_act=2, n_neurons=neurons), steps)
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         files.check_writable(out_dir / "crosscheck.json")
     if source is not None and random is not None:
         raise UserError("give either a network (RUN_DIR/FILE) or random=SEED (--random), not both", "random")
     net = deployed.as_network(source) if source is not None else load_network(None, random, neurons)
+    from ..deploy.weights import require_ei
+    require_ei(net, "crosscheck")
+    if source is not None:
+        _check_memory(net.spec, steps)
     if net.meta.get("source") is None:
         net.meta["source"] = str(source)
     kind = stimulus if stimulus != "auto" else ("task" if net.task else "random")

@@ -48,7 +48,7 @@ def raster(ax: Any, s: np.ndarray, n_exc: int, K: int, mark: int | None = None, 
         ax.axvline(mark / K, color="k", ls="--", lw=1.2)
 
 
-def learning_curves(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
+def learning_curves(rows: list[dict[str, Any]], path: Path, title: str, deployed: str = "rho > 0.5") -> Path:
     """best, mean and deterministic return against generation and against wall time."""
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
@@ -56,7 +56,7 @@ def learning_curves(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
     wall = np.array([r.get("wall_time", np.nan) for r in rows])
     for ax, x, xl in ((axes[0], gen, "generation"), (axes[1], wall, "wall time (s)")):
         for key, style, label in (("best", "-", "best member"), ("mean", "-", "population mean"),
-                                  ("det_return", "-o", "deterministic (rho > 0.5)")):
+                                  ("det_return", "-o", f"deterministic ({deployed})")):
             y = np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
             ax.plot(x, y, style, ms=3, label=label)
         ax.set_xlabel(xl)
@@ -202,20 +202,34 @@ def plot_run(run_dir: Any, out: str | Path | None = None, steps: int = 200, seed
     rd = Path(getattr(run_dir, "path", run_dir))  # a Run or its directory
     if not rd.is_dir():
         raise UserError(f"{rd}: no such run directory")
-    for name, val, low in (("steps", steps, 1), ("seed", seed, 0)):
-        if not isinstance(val, int) or isinstance(val, bool) or val < low:
-            raise UserError(f"{name} must be an integer >= {low}, got {val!r}", name)
+    from .. import memory, registry, validate
+    validate.integer("steps", steps, 1, 10**7)
+    validate.seed("seed", seed)
+    registry.make_backend(backend, **dict(backend_options or {})).close()  # a bad backend before any figure
+    out_dir = Path(out) if out is not None else rd / "plots"
+    files.check_writable(out_dir / "learning_curves.png")
     rows = files.read_jsonl(require_file(rd / "metrics.jsonl", "per-generation metrics"))
     if not rows:
         raise UserError(f"{rd / 'metrics.jsonl'}: no generation finished yet")
     net = load_run(rd)
+    if not hasattr(net, "masks"):  # a network of real weights (ES, EGGROLL): learning curves only
+        out_dir = Path(out) if out is not None else rd / "plots"
+        files.check_writable(out_dir / "learning_curves.png")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        method = net.meta.get("method", "ES")
+        return [learning_curves(rows, out_dir / "learning_curves.png",
+                                f"{method} ({net.spec.kind}) on {net.task or 'network'} ({rd.name})", "center")]
     rho = _rho(rd)
     spec = net.spec
     if rho.shape[0] != spec.n_connections:
         raise UserError(f"{rd}: checkpoint has {rho.shape[0]} probabilities, the network has {spec.n_connections}")
-    out_dir = Path(out) if out is not None else rd / "plots"
-    files.check_writable(out_dir / "learning_curves.png")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    K, N = spec.neuron.substeps, spec.n_neurons
+    memory.check_copies(spec, 2, f"a raster of {steps} control steps of a {N}-neuron network",
+                        "Use fewer --steps", trace_bytes=steps * K * N * 28 + 64 * N * N)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{out_dir}: cannot create the output folder ({e.strerror}); give another --out") from None
     name = f"{net.task or 'network'} ({rd.name})"
     paths = [learning_curves(rows, out_dir / "learning_curves.png", f"EC on {name}")]
     gen = net.meta.get("generation")
@@ -229,3 +243,28 @@ def plot_run(run_dir: Any, out: str | Path | None = None, steps: int = 200, seed
     paths.append(connectivity(net.masks.W_in[0], net.masks.W_h[0], net.masks.W_out[0], spec.n_exc,
                               out_dir / "connectivity.png", f"deployed connectivity, {name}"))
     return paths
+
+
+def method_curves(runs: dict[str, list[dict[str, Any]]], path: Path, title: str) -> Path:
+    """`ecneuro compare`: each run's deterministic return (and, faint, its population mean) against generation,
+    env steps and wall time, one colour per method."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
+    for i, (label, rows) in enumerate(runs.items()):
+        colour = f"C{i}"
+        xs = (np.array([r["generation"] for r in rows]), np.array([r.get("env_steps", np.nan) for r in rows], float),
+              np.array([r.get("wall_time", np.nan) for r in rows], float) / 60)
+        det = np.array([np.nan if r.get("det_return") is None else r["det_return"] for r in rows], float)
+        mean = np.array([np.nan if r.get("mean") is None else r["mean"] for r in rows], float)
+        for ax, x in zip(axes, xs):
+            ax.plot(x, det, "-", color=colour, lw=1.6, label=label)
+            ax.plot(x, mean, "-", color=colour, lw=0.7, alpha=0.35)
+    for ax, xl in zip(axes, ("generation", "env steps", "wall time (min)")):
+        ax.set_xlabel(xl)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("deterministic return (faint: population mean)")
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    _save(plt, fig, path, 120)
+    return path

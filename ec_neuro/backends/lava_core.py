@@ -4,6 +4,11 @@
 HostBridge does; `FusedCore` is BiasLIF + Sparse + HostBridge in one object, one substep (`substep`) or one
 control step (`control_step`) per call, with the numpy backend's kernels.  The Lava process models in
 `ec_neuro.lava_procs` only move data through their ports and call these; `warm` loads their kernels.
+
+A live fused graph is reused across rollouts: the parent writes the next population into the graph's
+mailbox (`write_load`: the 0/1 mask, v0 and every constant), the worker sends LOAD on host_in, and the fused
+model rebuilds its FusedCore from the mailbox (`read_load`) before the next control step.  The worker maps
+the mailbox before Lava forks the model process, which finds it in `BOXES` (inherited through the fork).
 """
 from __future__ import annotations
 
@@ -13,7 +18,47 @@ from ..compilers.common import lower
 from ..compilers.lava import fused_params, host_bias, plan
 from ..sample.masks import random_masks
 from ..spec import NetworkSpec
+from .mailbox import Mailbox, Region
 from .numpy import kernels, substep
+
+# FusedCore's parameters (what compilers.lava.fused_params returns)
+PARAMS = ("mask", "w", "n_exc", "v", "du", "dv", "vth", "bias_exp", "w_exp", "fixed", "block", "population",
+          "n_neurons", "sign", "substeps", "a_out", "c_out", "record")
+LOADED = ("w", "n_exc", "du", "dv", "vth", "bias_exp", "w_exp", "a_out", "c_out")  # constants sent with each load
+HALT, LOAD = -1.0, -2.0  # host_in control codes, in the first active flag
+FAILED = -1.0  # host_out: the fused model's answer when it raised (first spike count; counts are never negative)
+BOXES: dict[str, Mailbox] = {}  # worker: the mailbox of each live graph, by path (its forks inherit them)
+
+
+def load_regions(population: int, n_neurons: int) -> tuple[Region, ...]:
+    """The extra mailbox regions of a live fused graph: mask (P*N*N) uint8, v0 (P*N), constants."""
+    n = population * n_neurons
+    return (("mask", "u1", n * n_neurons), ("v0", "f8", n), ("consts", "f8", len(LOADED)), ("error", "u1", 8192))
+
+
+def replay_regions(steps: int, substeps: int, n: int) -> tuple:
+    """A stock replay's mailbox regions (lava_graph.ReplayGraph): bias (steps, n) in, u, v, z (steps * substeps, n) out."""
+    return (("bias", "f8", (steps, n)), ("u", "f8", (steps * substeps, n)), ("v", "f8", (steps * substeps, n)),
+            ("z", "f8", (steps * substeps, n)))
+
+
+def write_load(box: Mailbox, pl, v0: np.ndarray) -> None:
+    """Parent: put plan `pl`'s population (mask, constants) and its initial v into a live graph's mailbox."""
+    box.mask[:] = pl.W_h.reshape(-1)
+    box.v0[:] = np.asarray(v0).reshape(-1)
+    box.consts[:] = [float(getattr(pl, k)) for k in LOADED]
+
+
+def read_load(box: Mailbox, pp) -> dict:
+    """Fused model: FusedCore parameters for the population in `box` (copies; the box is rewritten later)."""
+    P, N = pp["population"], pp["n_neurons"]
+    out = {k: pp[k] for k in PARAMS}
+    out.update(mask=box.mask.reshape(P, N, N).copy(), v=box.v0.copy())
+    ints = ("n_exc", "bias_exp", "w_exp") + (("w", "du", "dv", "vth") if pp["fixed"] else ())
+    for k, val in zip(LOADED, box.consts):
+        out[k] = int(val) if k in ints else float(val)
+    out["sign"] = np.tile(np.where(np.arange(N) < out["n_exc"], 1.0, -1.0), P)
+    return out
 
 
 def out_rows(substeps, record):
@@ -32,6 +77,9 @@ class BridgeState:
         self.bias = np.zeros(self.n)
         self.act = np.ones(self.n, dtype=bool)
         self.out = np.zeros((out_rows(self.K, self.record), self.n))
+        r0 = pp.get("r0")
+        if r0 is not None:
+            self.out[0] = r0  # a replay that starts mid-episode
         self.r = self.out[0]
         self.counts = self.out[1]
 
@@ -59,17 +107,15 @@ class FusedCore:
 
     def __init__(self, pp: dict) -> None:
         self.st = BridgeState(pp)
-        W = pp["W"]
         self.fixed = pp["fixed"]
         dt = np.int64 if self.fixed else np.float64
         n, P, N = self.st.n, self.st.P, self.st.N
-        mags = np.unique(np.abs(W.data))
-        if len(mags) > 1:
-            raise ValueError(f"the fused tier needs all weights to be +-w; got magnitudes {mags[:5]}")
-        self.mask = np.stack([W[p * N:(p + 1) * N, p * N:(p + 1) * N].toarray().T != 0 for p in range(P)])
-        self.mask = np.ascontiguousarray(self.mask, dtype=np.uint8)  # (P, pre, post); np.stack of .T is not C
+        mask = np.asarray(pp["mask"])
+        if mask.shape != (P, N, N):
+            raise ValueError(f"the fused tier's mask must be (P, N, N) = {(P, N, N)}, got {mask.shape}")
+        self.mask = np.ascontiguousarray(mask, dtype=np.uint8)  # (P, pre, post) 0/1, C order (the kernels' layout)
         self.sign = np.asarray(pp["sign"][:N], dtype=np.int64)
-        w = mags[0] if len(mags) else 0
+        w = pp["w"]
         if self.fixed:
             # Intel's first-step weight handling: MIXED clip to [-256, 255], drop the LSB (8 bits), floor.
             self.w = int((min(int(w), 255) >> 1) << 1)
@@ -89,7 +135,7 @@ class FusedCore:
         self.block = int(pp["block"])
         self.k = 0  # substep within the control step
         if self.block > 1:
-            self.n_exc = int(np.count_nonzero(self.sign > 0))
+            self.n_exc = int(pp["n_exc"])
             self.U, self.V = self.u.reshape(P, N), self.v.reshape(P, N)
             self.R = np.zeros((P, N))
             self.SPK = np.zeros((P, N), np.int32)
@@ -111,10 +157,12 @@ class FusedCore:
     def control_step(self, msg: np.ndarray) -> np.ndarray:
         """K substeps at once in ec_neuro.kernels (which keep r, counts frozen for inactive members)."""
         st = self.st
-        self.take(msg)
-        P, N, K = st.P, st.N, st.K
-        active = np.ascontiguousarray(msg[st.n:] != 0)
-        bias = np.ascontiguousarray(self.bias.reshape(P, N))
+        P, N, K, n = st.P, st.N, st.K, st.n
+        active = msg[n:] != 0
+        if self.fixed:  # the bias as the LIF adds it: bias_mant << bias_exp (what `take` computes, in one pass)
+            bias = np.left_shift(msg[:n].astype(np.int64), self.bias_exp).reshape(P, N)
+        else:
+            bias = np.ascontiguousarray(msg[:n]).reshape(P, N)
         if self.fixed:
             kernels.run_fixed(self.mask, self.n_exc, active, bias, self.U, self.V, self.R, self.SPK, self.COUNTS,
                               K, self.decay_u, self.decay_v, self.vth, self.w, self.w_exp, st.a_out, st.c_out,
@@ -168,3 +216,50 @@ def warm(spec: NetworkSpec | None = None, population: int = 1) -> None:
             else:
                 for k in range(pl.substeps):
                     core.substep(msg if k == 0 else None)
+
+
+def replay(pl, v0: np.ndarray, bias: np.ndarray, active: np.ndarray, starts: np.ndarray,
+           stops: np.ndarray, tier: str = "fused-k") -> dict:
+    """A fused tier's arithmetic (FusedCore, what its Lava process runs: `control_step` for fused-k, K calls of
+    `substep` for fused) replaying recorded host messages of a population `pl`: bias (T, P*N) as the LIF takes
+    it, active (T, P).
+
+    Returns r (T, P, N) after every control step; for each member p its state before control step starts[p]
+    (init: u, v, z = 0/1 spikes of the substep before, r; each (P, N)), and what it did over control steps
+    [starts[p], stops[p]): u, v, s (one row per substep, lists of ((stop-start)*K, N)) and r ((stop-start, N))."""
+    P, N, K = pl.population, pl.n_neurons, pl.substeps
+    core = FusedCore(fused_params(pl, v0, tier, True))
+    T = bias.shape[0]
+    dt = core.u.dtype
+    r = np.zeros((T, P, N))
+    init = {"u": np.zeros((P, N), dt), "v": np.zeros((P, N), dt), "z": np.zeros((P, N), bool), "r": np.zeros((P, N))}
+    rec: dict[str, list[list[np.ndarray]]] = {k: [[] for _ in range(P)] for k in ("u", "v", "s", "r")}
+    rec_on = core.rec if core.block > 1 else None
+    rec_off = (np.zeros((0, 1, 1), dt), np.zeros((0, 1, 1), dt), np.zeros((0, 1, 1), np.int32))
+    for t in range(T):
+        recording = bool(((starts <= t) & (t < stops)).any())  # record only inside some member's window
+        core.st.record = recording
+        if rec_on is not None:
+            core.rec = rec_on if recording else rec_off
+        for p in np.flatnonzero(starts == t):
+            if core.block > 1:
+                init["u"][p], init["v"][p], init["z"][p] = core.U[p], core.V[p], core.SPK[p] != 0
+                init["r"][p] = core.R[p]
+            else:
+                sl = slice(p * N, (p + 1) * N)
+                init["u"][p], init["v"][p], init["z"][p] = core.u[sl], core.v[sl], core.z[sl] != 0
+                init["r"][p] = core.st.r[sl]
+        msg = np.concatenate([bias[t], np.asarray(active[t], dtype=np.float64)])
+        if core.block > 1:
+            out = core.control_step(msg)
+        else:
+            for k in range(K):
+                out = core.substep(msg if k == 0 else None)
+        r[t] = out[0].reshape(P, N)
+        for p in np.flatnonzero((starts <= t) & (t < stops)):
+            for i, name in enumerate(("u", "v", "s")):
+                rec[name][p].append(out[2 + i * K:2 + (i + 1) * K].reshape(K, P, N)[:, p].copy())
+            rec["r"][p].append(r[t, p].copy())
+    out_rec = {name: [np.concatenate(rows) if rows else np.zeros((0, N)) for rows in rec[name]]
+               for name in ("u", "v", "s")}
+    return {"r": r, "init": init, **out_rec, "r_window": [np.array(rows).reshape(-1, N) for rows in rec["r"]]}

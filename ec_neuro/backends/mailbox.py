@@ -1,17 +1,26 @@
-"""A shared-memory mailbox between the lava-sim backend and its worker process.
+"""A shared-memory mailbox between the lava-sim backend, its worker process and the worker's Lava processes.
 
 Per control step the parent writes the host message (bias (P*N) + active (P), float64) into `inbox`, sends a
 one-word token over the socket, and reads the readout r (P*N,) from `outbox` when the token comes back.
 Pickling the ~130 kB arrays through the socket each way was slower (fused-k closed loop 0.18x -> 0.21x numpy
 with the mailbox, BENCHMARKS.md).
-The file lives in /dev/shm where there is one and is unlinked as soon as both sides have mapped it.
+A live fused graph's mailbox has extra named regions (`extra`: the next population's mask, v0 and constants,
+written by the parent and read by the fused Lava process on a LOAD message, `lava_core.write_load`).
+The file lives in /dev/shm where there is one and is unlinked as soon as both sides have mapped it; the Lava
+processes forked from the worker inherit the worker's mapping.  Its name carries the creator's pid
+(ecneuro-lava-PID-*.box): a worker whose parent died removes its parent's files (`remove_of`), and `create`
+removes those of creators that no longer run.
 """
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
+from typing import Sequence, Union
 
 import numpy as np
+
+Region = tuple[str, str, Union[int, tuple[int, ...]]]  # (name, numpy dtype string, element count or shape)
 
 
 def _folder() -> str:
@@ -19,26 +28,49 @@ def _folder() -> str:
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
 
 
-class Mailbox:
-    """inbox (n_in,) and outbox (n_out,) float64 views of one mapped file."""
+def _layout(n_in: int, n_out: int, extra: Sequence[Region]) -> tuple[list[tuple[str, np.dtype, tuple, int]], int]:
+    """(name, dtype, shape, byte offset) of every region, each 64-byte aligned; and the file size."""
+    out, off = [], 0
+    for name, dtype, shape in (("inbox", "f8", n_in), ("outbox", "f8", n_out), *extra):
+        dt = np.dtype(dtype)
+        shape = (int(shape),) if np.isscalar(shape) else tuple(int(d) for d in shape)
+        out.append((name, dt, shape, off))
+        off += -(-int(np.prod(shape)) * dt.itemsize // 64) * 64
+    return out, max(off, 64)
 
-    def __init__(self, path: str, n_in: int, n_out: int, create: bool = False) -> None:
+
+class Mailbox:
+    """inbox (n_in,) and outbox (n_out,) float64 views of one mapped file, plus the named `extra` regions."""
+
+    def __init__(self, path: str, n_in: int, n_out: int, create: bool = False,
+                 extra: Sequence[Region] = ()) -> None:
         self.path, self.n_in, self.n_out = path, int(n_in), int(n_out)
+        self.extra = tuple((str(n), str(d), int(c) if np.isscalar(c) else tuple(int(x) for x in c))
+                           for n, d, c in extra)
+        regions, size = _layout(self.n_in, self.n_out, self.extra)
         mode = "w+" if create else "r+"
-        self._map = np.memmap(path, dtype=np.float64, mode=mode, shape=(self.n_in + self.n_out,))
-        self.inbox = self._map[:self.n_in]
-        self.outbox = self._map[self.n_in:]
+        self._map = np.memmap(path, dtype=np.uint8, mode=mode, shape=(size,))
+        self.names = [name for name, *_ in regions]
+        for name, dt, shape, off in regions:
+            # plain ndarray views (np.asarray drops the memmap subclass, which numba would not type)
+            nbytes = int(np.prod(shape)) * dt.itemsize
+            setattr(self, name, np.asarray(self._map[off:off + nbytes]).view(dt).reshape(shape))
 
     @classmethod
-    def create(cls, n_in: int, n_out: int) -> "Mailbox":
+    def create(cls, n_in: int, n_out: int, extra: Sequence[Region] = ()) -> "Mailbox":
         """A new zeroed mailbox file; hand `spec()` to the other side, then `unlink()`."""
-        fd, path = tempfile.mkstemp(prefix="ecneuro-lava-", suffix=".box", dir=_folder())
+        _sweep()
+        fd, path = tempfile.mkstemp(prefix=f"ecneuro-lava-{os.getpid()}-", suffix=".box", dir=_folder())
         os.close(fd)
-        return cls(path, n_in, n_out, create=True)
+        try:
+            return cls(path, n_in, n_out, create=True, extra=extra)
+        except BaseException:
+            os.unlink(path)
+            raise
 
-    def spec(self) -> tuple[str, int, int]:
+    def spec(self) -> tuple[str, int, int, bool, tuple[Region, ...]]:
         """What the other side passes to Mailbox(*spec) to map the same memory."""
-        return self.path, self.n_in, self.n_out
+        return self.path, self.n_in, self.n_out, False, self.extra
 
     def unlink(self) -> None:
         """Remove the file name; the mappings stay valid until closed."""
@@ -50,4 +82,26 @@ class Mailbox:
     def close(self) -> None:
         """Unlink and drop the mapping (freed once no view of it is left)."""
         self.unlink()
-        self.inbox = self.outbox = self._map = np.zeros(0)
+        for name in self.names:
+            setattr(self, name, np.zeros(0))
+        self._map = np.zeros(0, np.uint8)
+
+
+def remove_of(pid: int) -> None:
+    """Remove the mailbox files created by process `pid` (it died before unlinking them)."""
+    for path in glob.glob(os.path.join(_folder(), f"ecneuro-lava-{int(pid)}-*.box")):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _sweep() -> None:
+    """Remove the mailbox files of creators that no longer run."""
+    for path in glob.glob(os.path.join(_folder(), "ecneuro-lava-*-*.box")):
+        pid = os.path.basename(path).split("-")[2]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass

@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import difflib
+import errno
 import importlib
 import importlib.util
-import signal
+import os
 import sys
 
 import click
 
-from .. import registry
+from .. import interrupt, registry
 from ..errors import UserError
+from ..validate import one_line
+
+DEBUG_ENV = "ECNEURO_TRACEBACK"  # set: unexpected errors show their traceback
 
 # Python argument / config key -> the flag a user types (errors name what the user can change)
 FLAGS: dict[str, str] = {
@@ -18,7 +22,9 @@ FLAGS: dict[str, str] = {
     "population": "--population", "generations": "--generations", "seed": "--seed", "workers": "--workers",
     "episodes": "--episodes", "steps": "--steps", "neurons": "--neurons", "input_scale": "--input-scale",
     "stimulus": "--stimulus", "run_dir": "--run-dir", "out": "--out", "dt": "--dt", "substeps": "--substeps",
-    "backend_options": "--backend-option",
+    "backend_options": "--backend-option", "ray_address": "--ray-address", "ray_local": "--ray-local",
+    "verify": "--verify", "max_steps": "--max-steps", "random": "--random", "format": "--format",
+    "output": "--output",
 }
 
 
@@ -55,28 +61,48 @@ def cli() -> None:
 def _usage_line(e: click.UsageError) -> str:
     """Click's usage error in one line, naming the command and where its help is."""
     cmd = e.ctx.command_path if e.ctx is not None else "ecneuro"
-    return f"{e.format_message()} (see `{cmd} --help`)"
+    return f"{one_line(e.format_message())} (see `{cmd} --help`)"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"error: {one_line(message)}", err=True)
+    sys.exit(code)
 
 
 def main() -> None:
-    """Entry point: user mistakes become one line on stderr and exit status 2, never a traceback."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run shuts its workers down cleanly
+    """Entry point: user mistakes become one line on stderr and exit status 2, never a traceback; Ctrl-C and
+    SIGTERM end the command within seconds with one line (exit 130 / 143)."""
+    interrupt.install()
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="ecneuro", standalone_mode=False)
     except UserError as e:
-        click.echo(f"error: {e.for_cli(FLAGS)}", err=True)
-        sys.exit(e.exit_code)
+        _fail(e.for_cli(FLAGS), e.exit_code)
     except click.UsageError as e:
-        click.echo(f"error: {_usage_line(e)}", err=True)
-        sys.exit(2)
+        _fail(_usage_line(e))
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except interrupt.Interrupted as e:
+        click.echo(one_line(str(e)), err=True)
+        sys.exit(e.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except click.ClickException as e:
-        click.echo(f"error: {e.format_message()}", err=True)
-        sys.exit(2)
+        _fail(e.format_message())
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except MemoryError:
+        _fail("ran out of memory; use a smaller population, network (network.n_neurons), episode count or "
+              "number of steps")
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            _fail(f"{e.filename or 'a file'}: no space left on device; free some space and run the command again")
+        if os.environ.get(DEBUG_ENV):
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        _fail(f"{where}{e.strerror or e} (set {DEBUG_ENV}=1 to see where)")
+    except Exception as e:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _fail(f"internal error, please report it: {type(e).__name__}: {e} (set {DEBUG_ENV}=1 for the traceback)", 1)

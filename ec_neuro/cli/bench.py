@@ -16,7 +16,7 @@ from ..registry import SUITES, load
 @click.option("--quick", is_flag=True, help="small sizes, for a smoke run")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="also write the figures here")
 def bench(suite: str, quick: bool, json_file: str | None) -> None:
-    """Print throughput figures (core: EC vs dense float vs MuJoCo; lava; brian2)."""
+    """Print throughput figures (core: EC vs dense float vs MuJoCo; lava; brian2; workers: process vs Ray)."""
     if json_file:
         files.check_output(json_file)  # before minutes of measuring
     names = list(SUITES) if suite == "all" else [suite]

@@ -28,8 +28,11 @@ def evaluate(source, episodes, backends, precision, seed, task, max_steps, backe
     from ..host.evaluate import evaluate as run, summary
     if json_file:
         files.check_output(json_file)
-    net = as_network(source)
+    from .. import registry
     options = parse_pairs(backend_options, "--backend-option")
+    for b in backends or ("numpy",):  # every backend checked before the first one runs
+        registry.backend_options(b, options)
+    net = as_network(source)
     reports = [run(net, episodes, b, precision, seed, task, options, max_steps) for b in (backends or ("numpy",))]
     if len(reports) == 1:
         click.echo(summary(reports[0]))

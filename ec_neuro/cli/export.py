@@ -40,7 +40,8 @@ def export(run_dir: str, fmt: str | None, output: str | None, nir_consumer: str 
     if (nir_consumer or precision) and fmt != "nir":
         raise UserError(f"--nir-consumer and --precision apply to --format nir, not {fmt or 'a report'}")
     from ..deploy.deployed import as_network
-    net = as_network(run_dir)
+    from ..deploy.weights import require_ei
+    net = require_ei(as_network(run_dir), "export")
     if fmt:
         from ..deploy import export as do_export
         opts = {"consumer": nir_consumer, "precision": precision} if fmt == "nir" else {}

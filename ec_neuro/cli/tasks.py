@@ -16,10 +16,14 @@ from ..errors import UserError
 def tasks(gym_ids: bool, check_name: str | None, as_json: bool) -> None:
     """The tasks ec-neuro knows: observation/action sizes, control period, episode limit, run defaults."""
     from ..tasks.check import check, describe_all
-    if check_name:
+    if check_name is not None:
+        if not check_name.strip():
+            raise UserError("--check needs a task: a name (`ecneuro tasks` lists ours), a gymnasium id or "
+                            "pkg.module:Class")
         problems = check(check_name)
         if problems:
-            raise UserError(f"task {check_name!r} violates the task interface:\n  " + "\n  ".join(problems))
+            raise UserError(f"task {check_name!r} violates the task interface ({len(problems)} fault"
+                            f"{'s' * (len(problems) > 1)}): " + "; ".join(p.strip() for p in problems))
         click.echo(f"task {check_name!r} satisfies the task interface")
         return
     rows = describe_all()

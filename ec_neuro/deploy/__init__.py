@@ -37,7 +37,9 @@ def export(net: Any, fmt: str, path: str | Path, **options: Any) -> Path:
         if run_precision:
             options["precision"] = run_precision
     files.check_output(path)
-    return writer(as_network(net), path, **{k: v for k, v in options.items() if v is not None})
+    from .weights import require_ei
+    return writer(require_ei(as_network(net), f"export --format {fmt}"), path,
+                  **{k: v for k, v in options.items() if v is not None})
 
 
 def _run_precision(source: Any) -> str | None:

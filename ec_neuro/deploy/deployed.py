@@ -27,6 +27,19 @@ class Deployed:
     task: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        n = self.spec.n_obs
+        for name in ("obs_mean", "obs_std"):
+            arr = np.asarray(getattr(self, name))
+            if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.number):
+                raise UserError(f"network normaliser {name} must be {n} numbers (one per observation), got shape "
+                                f"{arr.shape}")
+            if not np.all(np.isfinite(arr)):
+                raise UserError(f"network normaliser {name} holds NaN or infinite values ({arr.tolist()}); "
+                                "a usable network needs finite ones (re-export it from its run)")
+        if np.any(np.asarray(self.obs_std) <= 0):
+            raise UserError(f"network normaliser obs_std must be positive, got {np.asarray(self.obs_std).tolist()}")
+
 
 
 def save(path: str | Path, net: Deployed) -> Path:
@@ -38,7 +51,11 @@ def save(path: str | Path, net: Deployed) -> Path:
 
 
 def load(path: str | Path) -> Deployed:
-    """Read a file written by `save`; anything else is a UserError naming the file and the problem."""
+    """Read a file written by `save` (or a network of real weights, deploy/weights.py); anything else is a
+    UserError naming the file and the problem."""
+    from . import weights
+    if weights.is_file(path):
+        return weights.load(path)  # type: ignore[return-value]
     header, data = npzio.read(path, "an ec-neuro network file", FORMAT)
     try:
         spec_d = dict(header["spec"])
@@ -48,7 +65,9 @@ def load(path: str | Path) -> Deployed:
         masks = Masks(data["W_in"][None].astype(np.uint8), data["W_h"][None].astype(np.uint8),
                       data["W_out"][None].astype(np.uint8))
         net = Deployed(spec, masks, data["obs_mean"], data["obs_std"], header.get("task"), header.get("meta", {}))
-    except (KeyError, ValueError, TypeError) as e:
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise UserError(f"{path}: not an ec-neuro network file (missing or bad {e})") from None
     for name, arr in masks.groups().items():
         if arr.shape[1:] != spec.group_shapes[name]:
@@ -69,8 +88,9 @@ def load_run(run_dir: str | Path) -> Deployed:
 
 def as_network(source: Any) -> Deployed:
     """A Deployed network from itself, a Run (its best network), a run directory or a network .npz file."""
-    if isinstance(source, Deployed):
-        return source
+    from .weights import WeightsNetwork
+    if isinstance(source, (Deployed, WeightsNetwork)):
+        return source  # type: ignore[return-value]
     if hasattr(source, "network") and hasattr(source, "path"):
         return source.network
     path = Path(source)

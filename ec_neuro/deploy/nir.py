@@ -159,8 +159,8 @@ def metadata(net: Deployed, c: Consumer | None = None, k: Constants | None = Non
                      "w_in = tau_syn'/consumer_dt",
         })
     if c.readout == "host":
-        meta["readout"] = (f"host: y <- a_out*y + (1 - a_out)/dt*output every substep (y = 0 at the start), "
-                           f"action = clip(y, -1, 1) after the K-th substep of each control step")
+        meta["readout"] = ("host: y <- a_out*y + (1 - a_out)/dt*output every substep (y = 0 at the start), "
+                           "action = clip(y, -1, 1) after the K-th substep of each control step")
     if k.fixed is not None:
         meta.update({"precision": "fixed", "loihi_fixed": json.dumps(k.fixed.to_dict()),
                      "fixed_note": "Loihi-2 fixed point (ec_neuro.compilers.quant integers in loihi_fixed, Lava "

@@ -23,7 +23,9 @@ import numpy as np
 
 from ..sample.masks import Masks
 from .deployed import Deployed
+from .. import validate
 from ..errors import UserError
+from ..files import DESCRIBE, sniff
 from ..spec import NetworkSpec, NeuronParams
 from .nir import _nir, synapse_w_in
 from .nir_graph import SUPPORTED, chain, decode, flatten, magnitude, product, solve_scale, uniform, weight
@@ -33,10 +35,29 @@ LIF_TAU_SYN_FRACTION = 1e-3  # a LIF imports as tau_syn = dt * 1e-3, so a_syn = 
 
 def read(path: str | Path, dt: float | None = None, substeps: int | None = None) -> Deployed:
     """Read a NIR file into a Deployed network; dt (ms) and substeps override/complete the file's metadata."""
+    if dt is not None:
+        validate.number("dt", dt, positive=True, unit="of milliseconds")
+    if substeps is not None:
+        validate.integer("substeps", substeps, 1, 10**6)
     nir = _nir()
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, not a NIR file")
     if not path.is_file():
         raise UserError(f"{path}: no such file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({'permission denied' if isinstance(e, PermissionError) else e.strerror})"
+                        ) from None
+    kind = sniff(head)
+    if kind == "npz":
+        raise UserError(f"{path}: this is an .npz archive (an ec-neuro network file?), not a NIR graph; a network "
+                        "file needs no import: give it to eval, export or crosscheck directly")
+    if kind != "hdf5":
+        raise UserError(f"{path}: {'is empty' if not head else 'this is ' + DESCRIBE.get(kind, kind)}, not a NIR "
+                        "graph (an HDF5 file written by nir.write)")
     graph = None
     for type_check in (True, False):  # NIR's type inference rejects some valid foreign graphs: our checks follow
         try:
@@ -130,7 +151,8 @@ def from_graph(graph: Any, dt: float | None = None, substeps: int | None = None)
 
     dt = float(dt if dt is not None else meta.get("dt", 0) or 0)
     if not dt > 0:
-        raise UserError("NIR graph carries no dt in its metadata (NIR stores none); pass dt in ms (--dt)")
+        raise UserError("NIR graph carries no dt in its metadata (NIR stores none); pass the substep in "
+                        "milliseconds with --dt (e.g. --dt 0.5)")
     K = int(substeps if substeps is not None else meta.get("substeps_per_control_step", 1))
     if K < 1:
         raise UserError(f"substeps must be a positive integer, got {K}")

@@ -73,7 +73,7 @@ def load(path: Path) -> Checkpoint:
     """Read a checkpoint; a missing, foreign or corrupt file is a UserError saying which."""
     if not path.is_file():
         raise UserError(f"{path}: no checkpoint yet (the run stopped before its first generation finished); "
-                        f"start it again with `ecneuro train --run-dir {path.parent}`")
+                        f"start it again with `ecneuro train --resume {path.parent}`")
     header, data = files.read(path, "an ec-neuro checkpoint", FORMAT)
     try:
         if header.get("version") == 1:  # before strategies other than EC: ECState without a seed

@@ -11,10 +11,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .. import registry
+from .. import memory, registry, validate
 from ..compilers.common import lower
 from ..errors import UserError
-from ..deploy.deployed import as_network
+from ..deploy.deployed import Deployed, as_network
 from ..sample.masks import Masks, initial_v
 from ..tasks.resolve import resolve as resolve_task
 from .rollout import TaskLoop, env_seed
@@ -31,11 +31,19 @@ def evaluate(source: Any, episodes: int = 20, backend: str = "numpy", precision:
     mean, std, min, max, mean_length, solved (None when the task has no threshold or the episodes are fewer than
     its definition needs), threshold, returns,
     lengths, and the task's own per-episode figures}."""
+    validate.integer("episodes", episodes, 1, MAX_EPISODES)
+    validate.seed("seed", seed)
+    if max_steps is not None:
+        validate.integer("max_steps", max_steps, 1, 10**9)
+    registry.backend(backend)
+    if task is not None:
+        validate.text("task", task, "a task name, a gymnasium id or pkg.module:Class")
     net = as_network(source)
-    if not isinstance(episodes, int) or isinstance(episodes, bool) or not 1 <= episodes <= MAX_EPISODES:
-        raise UserError(f"episodes must be an integer from 1 to {MAX_EPISODES}, got {episodes!r}", "episodes")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise UserError(f"seed must be a non-negative integer, got {seed!r}", "seed")
+    if not isinstance(net, Deployed):  # a network of real weights (ES, EGGROLL): host/weights.py
+        from .weights import evaluate_weights
+        return evaluate_weights(net, episodes, backend, precision, seed, task, backend_options, max_steps)
+    memory.check_copies(net.spec, episodes, f"{episodes} episodes of a {net.spec.n_neurons}-neuron network on "
+                        f"{backend}", "Use fewer --episodes", backend)
     precision = precision or net.meta.get("precision") or registry.backend(backend).default_precision
     if precision not in registry.backend(backend).precisions:
         raise UserError(f"precision {precision!r} is not offered by backend {backend!r}", "precision")
@@ -43,7 +51,7 @@ def evaluate(source: Any, episodes: int = 20, backend: str = "numpy", precision:
     if not name:
         raise UserError("this network file names no task; pass task=... (--task)", "task")
     ref = resolve_task(name, None if task else net.meta.get("task_entry"))
-    env = ref.make(episodes, **({"max_steps": max_steps} if max_steps else {}))
+    env = ref.make(episodes, **({"max_steps": max_steps} if max_steps is not None else {}))
     try:
         if (env.n_obs, env.n_act) != (net.spec.n_obs, net.spec.n_act):
             raise UserError(f"task {name} has {env.n_obs} observations/{env.n_act} actions; "

@@ -38,8 +38,11 @@ class RunningNorm:
         return np.sqrt(var) + EPS
 
     def update(self, count: np.ndarray, total: np.ndarray, total_sq: np.ndarray) -> None:
-        """Merge per-member sums (members in index order, so the result is independent of worker count)."""
+        """Merge per-member sums (members in index order, so the result is independent of worker count); a
+        member with non-finite sums is left out."""
         for c, s, q in zip(count, total, total_sq):
+            if not (np.all(np.isfinite(s)) and np.all(np.isfinite(q))):
+                continue  # a member whose task gave NaN/inf observations: never let it poison the normaliser
             self.count += float(c)
             self.total += s
             self.total_sq += q

@@ -18,6 +18,7 @@ from ..compilers.common import Lowered, lower
 from ..sample.masks import initial_v
 from ..strategies.base import Population
 from ..tasks.resolve import TaskRef
+from . import verify
 from .normalizer import normalise
 
 
@@ -43,6 +44,7 @@ class EvalRequest:
     obs_std: np.ndarray
     slots: np.ndarray  # slot indices this request covers
     episodes: int = 1  # episodes per slot, played at once
+    verify: verify.VerifyPlan | None = None  # slots to check against the backend's reference tier (host/verify.py)
 
 
 @dataclass
@@ -57,6 +59,7 @@ class EvalResult:
     obs_sumsq: np.ndarray
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     bias_saturated: int = 0
+    verified: list[dict[str, Any]] = field(default_factory=list)  # one report per verified slot (host/verify.py)
 
     @staticmethod
     def concat(parts: list["EvalResult"]) -> "EvalResult":
@@ -64,19 +67,25 @@ class EvalResult:
         cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
         return EvalResult(cat("fitness"), cat("length"), cat("spike_rate"), cat("obs_count"), cat("obs_sum"),
                           cat("obs_sumsq"), {k: np.concatenate([p.extra[k] for p in parts]) for k in keys},
-                          sum(p.bias_saturated for p in parts))
+                          sum(p.bias_saturated for p in parts), [v for p in parts for v in p.verified])
 
 
 class TaskLoop:
-    """The ControlLoop of a task: normalise obs -> encode bias; decode readout -> step the environments."""
+    """The ControlLoop of a task: normalise obs -> encode bias; decode readout -> step the environments.
 
-    def __init__(self, low: Lowered, task: Any, obs_mean: np.ndarray, obs_std: np.ndarray, seeds: np.ndarray) -> None:
+    record: indices of members whose every control step is kept (bias in, active, readout out) for the
+    verification (host/verify.py): `recorded()` -> bias (T, M, N), active (T, M), r (T, M, N)."""
+
+    def __init__(self, low: Lowered, task: Any, obs_mean: np.ndarray, obs_std: np.ndarray, seeds: np.ndarray,
+                 record: np.ndarray | None = None) -> None:
         self.low, self.task, self.mean, self.std, self.seeds = low, task, obs_mean, obs_std, seeds
         P, n = len(seeds), task.n_obs
         self.active = np.ones(P, bool)
         self.obs_count = np.zeros(P)
         self.obs_sum = np.zeros((P, n))
         self.obs_sumsq = np.zeros((P, n))
+        self.record = None if record is None or not len(record) else np.asarray(record)
+        self._rec: dict[str, list[np.ndarray]] = {"bias": [], "active": [], "r": []}
 
     def _see(self, obs: np.ndarray, who: np.ndarray) -> None:
         """Accumulate the statistics of every observation seen, terminal ones included."""
@@ -85,7 +94,11 @@ class TaskLoop:
         self.obs_sumsq[who] += obs[who] ** 2
 
     def _encode(self, obs: np.ndarray) -> np.ndarray:
-        return self.low.encode(normalise(obs, self.mean, self.std))
+        bias = self.low.encode(normalise(obs, self.mean, self.std))
+        if self.record is not None:
+            self._rec["bias"].append(bias[self.record].copy())
+            self._rec["active"].append(self.active[self.record].copy())
+        return bias
 
     def start(self) -> np.ndarray:
         obs = self.task.reset(self.seeds)
@@ -93,6 +106,8 @@ class TaskLoop:
         return self._encode(obs)
 
     def step(self, r: np.ndarray) -> np.ndarray | None:
+        if self.record is not None:
+            self._rec["r"].append(np.array(r[self.record], dtype=np.float64))
         actions = self.low.decode(r)
         stepped = self.active.copy()
         obs, done = self.task.step(actions, stepped)
@@ -100,19 +115,30 @@ class TaskLoop:
         self.active = ~done
         return self._encode(obs) if self.active.any() else None
 
+    def recorded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The recorded members' control steps: bias (T, M, N), active (T, M) bool, readout r (T, M, N)."""
+        T = len(self._rec["r"])
+        return (np.array(self._rec["bias"][:T]), np.array(self._rec["active"][:T], dtype=bool),
+                np.array(self._rec["r"]))
+
 
 def run_request(req: EvalRequest, backend: Any, task: Any) -> EvalResult:
     """Evaluate the request's slots on `backend` with `task`; a diverged member gives NaN fitness, not a crash."""
     spec = registry.network_spec(req.spec)
+    if getattr(spec, "forward", None):  # a network of real weights: its own population forward (host/weights.py)
+        return registry.load("ec_neuro.host.weights:run_weights")(req, spec, task)
     pop, E = req.population, req.episodes
     copies = np.repeat(np.asarray(req.slots), E)  # slot k's episodes side by side
     low = lower(spec, pop.masks(spec, copies), req.precision)
     program = backend.compile(low)
     seeds = np.array([env_seed(pop.seed, pop.generation, -1 if k < pop.size else int(k - pop.size), e)
                       for k in req.slots for e in range(E)])
-    loop = TaskLoop(low, task, req.obs_mean, req.obs_std, seeds)
+    checked = verify.local_slots(req.verify, req.slots, backend)  # indices into req.slots
+    record = None if checked is None else checked * E              # their first episode's copy
+    loop = TaskLoop(low, task, req.obs_mean, req.obs_std, seeds, record=record)
     v0 = initial_v(spec.n_neurons, pop.seed, pop.generation, copies)
     counts = backend.rollout(program, loop, v0)
+    verified = verify.run(backend, program, loop, v0, req, record, copies) if record is not None else []
     steps = np.maximum(task.lengths, 1) * spec.neuron.substeps
     fitness = task.returns.astype(np.float64)
     fitness[~np.isfinite(fitness)] = np.nan
@@ -120,4 +146,5 @@ def run_request(req: EvalRequest, backend: Any, task: Any) -> EvalResult:
     per = lambda a: a.reshape(len(req.slots), E, *a.shape[1:])  # noqa: E731  (slot, episode, ...)
     return EvalResult(per(fitness).mean(axis=1), per(task.lengths).sum(axis=1), per(rate).mean(axis=1),
                       per(loop.obs_count).sum(axis=1), per(loop.obs_sum).sum(axis=1), per(loop.obs_sumsq).sum(axis=1),
-                      {k: per(v).mean(axis=1) for k, v in task.metrics().items()}, low.bias_saturated)
+                      {k: per(v).mean(axis=1) for k, v in task.metrics().items()}, low.bias_saturated,
+                      verified)

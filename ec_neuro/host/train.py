@@ -19,13 +19,16 @@ import numpy as np
 from .. import files, registry
 from ..errors import UserError
 from ..deploy import deployed
+from ..deploy import weights as deployed_weights
 from ..sample.masks import Masks
 from . import checkpoint as ckpt
+from . import preflight
 from .config import TrainConfig, complete, resolve
 from .normalizer import RunningNorm
 from .progress import Progress, reporter
 from .rollout import EvalRequest
 from .rundir import RunDir
+from .verify import Verifier
 from .versions import versions
 from .workers import make_workers
 
@@ -53,13 +56,7 @@ class Run:
 
 def load_config(run_dir: str | Path) -> TrainConfig:
     """The resolved config a run directory was started with."""
-    rd = RunDir(run_dir)
-    if not rd.path.is_dir():
-        raise UserError(f"{rd.path}: no such run directory")
-    d = rd.read_json("config.json", "a run's config")
-    if isinstance(d, dict) and isinstance(d.get("network"), dict) and "kind" not in d["network"]:
-        d["network"].setdefault("in_gain", "doubled")  # a run of ec-neuro before network kinds: the old input gain
-    return TrainConfig.from_dict(d, str(rd / "config.json"))
+    return preflight.load_config(RunDir(run_dir))
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -84,10 +81,10 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, run_dir: str | 
     run_dir defaults to runs/<task>-<time>; progress: "auto" (a bar or lines on stderr), None, or a callable."""
     cfg = _config(config, dict(settings))
     rd = RunDir(run_dir or f"runs/{cfg.task.replace(':', '.')}-{time.strftime('%Y%m%d-%H%M%S')}")
-    rd.check_new()
-    registry.make_backend(cfg.backend, **cfg.backend_options).close()  # the backend starts, before any file
+    preflight.check_train(cfg, rd)  # memory, the directory, the backend, Ray: before any file
     rd.lock()
     try:
+        rd.check_new()  # again, holding the lock
         rd.write_json("config.json", cfg.to_dict())
         rd.write_json("versions.json", versions())
         return _loop(cfg, rd, None, reporter(progress, cfg.generations))
@@ -96,27 +93,24 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, run_dir: str | 
 
 
 def resume(run_dir: str | Path, generations: int | None = None, progress: Progress | str | bool | None = "auto",
-           workers: int | None = None) -> Run:
-    """Continue a killed run from its last checkpoint, or extend a finished one to `generations`; `workers`
-    may change (results do not depend on it)."""
+           workers: int | None = None, ray_address: str | None = None, ray_local: int | None = None,
+           time_budget: float | None = None) -> Run:
+    """Continue a killed run from its last checkpoint, or extend a finished one to `generations` (or to a larger
+    `time_budget` of wall-time seconds); where it runs may change (results do not depend on it): `workers`,
+    `ray_address` or `ray_local` given replace the run's placement (a run on Ray resumed without them reattaches
+    to the Ray it was configured with)."""
     rd = RunDir(run_dir)
-    cfg = load_config(rd.path)
+    changes = dict(generations=generations, workers=workers, ray_address=ray_address, ray_local=ray_local,
+                   time_budget=time_budget)
+    preflight.check_resume(rd, **changes)  # everything refused before the lock is taken
     rd.lock()
     try:
-        ck = ckpt.load(rd / "checkpoint.npz")
-        done = ck.state.generation
-        changes: dict[str, Any] = {}
-        if generations is not None:
-            if not isinstance(generations, int) or isinstance(generations, bool) or generations <= done:
-                raise UserError(f"generations must be more than the {done} this run has done to extend it, "
-                                f"got {generations!r}", "generations")
-            changes["generations"] = generations
-        if workers is not None:
-            changes["workers"] = workers
-        if changes:
-            cfg = TrainConfig.from_dict({**cfg.to_dict(), **changes})
-            rd.write_json("config.json", cfg.to_dict())
-        return _loop(cfg, rd, ck, reporter(progress, cfg.generations, done))
+        plan = preflight.check_resume(rd, **changes)
+        if plan.changed:
+            rd.write_json("config.json", plan.config.to_dict())
+        if not (rd / "versions.json").exists():  # a run killed before it wrote them
+            rd.write_json("versions.json", versions())
+        return _loop(plan.config, rd, plan.checkpoint, reporter(progress, plan.config.generations, plan.done))
     finally:
         rd.unlock()
 
@@ -137,20 +131,30 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
     task = cfg.task_ref
     P = cfg.population
     slots = np.arange(P + cfg.det_episodes)
-    workers = make_workers(cfg.workers)
+    workers = make_workers(cfg.workers, cfg.ray_address, cfg.ray_local, cfg.ray_timeout, cfg.ray_replay)
+    verifier = Verifier(cfg, rd.path)
     try:
+        workers.sync(strategy, state)
         while state.generation < cfg.generations:
+            if cfg.time_budget is not None and counters["wall_time"] >= cfg.time_budget:
+                break
             t0 = time.perf_counter()
             pop = strategy.ask(state)
+            vplan = verifier.plan(pop)
             res = workers.evaluate(EvalRequest(pop, cfg.network, task, cfg.backend, cfg.backend_options,
-                                               cfg.precision, norm.mean, norm.std, slots, cfg.episodes))
+                                               cfg.precision, norm.mean, norm.std, slots, cfg.episodes,
+                                               vplan))
+            verified = verifier.check(vplan, res, pop.generation)  # a difference raises VerificationError
             fit, det = res.fitness[:P], res.fitness[P:]
             mean_obs, std_obs = norm.mean, norm.std
             state, smetrics = strategy.tell(state, pop, fit)
+            workers.sync(strategy, state)
             norm.update(res.obs_count, res.obs_sum, res.obs_sumsq)
             counters["wall_time"] += time.perf_counter() - t0
             counters["env_steps"] += int(res.length.sum())
             row = _row(pop.generation, fit, det, res, smetrics, counters, time.perf_counter() - t0, P)
+            if verified is not None:
+                row["verified"] = verified
             det_ret = row["det_return"]
             confirmed = None
             if _reached(cfg, det_ret) and cfg.confirm_episodes:
@@ -160,13 +164,19 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
                 row.update(confirmed=confirmed, wall_time=counters["wall_time"], gen_time=time.perf_counter() - t0)
             files.append_jsonl(rd / "fitness.jsonl", {"generation": pop.generation, "fitness": [
                 None if not np.isfinite(f) else float(f) for f in fit]})
+            row.update(workers.generation_metrics())
             files.append_jsonl(rd / "metrics.jsonl", row)
             if _better(counters, det_ret, confirmed):
                 meta = {"generation": pop.generation, "det_return": det_ret, "precision": cfg.precision,
                         "seed": cfg.seed, "task_entry": cfg.task_entry, "confirmed": confirmed}
-                net = deployed.Deployed(spec, Masks.stack(spec, [pop.deterministic()]), mean_obs, std_obs, cfg.task,
-                                        meta)
-                deployed.save(rd / "best.npz", net)
+                if getattr(spec, "forward", None):  # real weights (ES, EGGROLL): the center, deploy/weights.py
+                    meta["method"] = cfg.method
+                    deployed_weights.save(rd / "best.npz", deployed_weights.WeightsNetwork(
+                        spec, pop.deterministic(), mean_obs, std_obs, cfg.task, meta))
+                else:
+                    net = deployed.Deployed(spec, Masks.stack(spec, [pop.deterministic()]), mean_obs, std_obs,
+                                            cfg.task, meta)
+                    deployed.save(rd / "best.npz", net)
             ckpt.save(rd / "checkpoint.npz", ckpt.Checkpoint(state, norm, counters, cfg.to_dict()))
             progress(row)
             if _done(cfg, det_ret, confirmed):

@@ -1,6 +1,7 @@
-"""Where a generation's slots run: in this process (`SerialWorkers`) or in N worker processes (`ProcessWorkers`).
+"""Where a generation's slots run: in this process (`SerialWorkers`), in N worker processes (`ProcessWorkers`)
+or on a Ray cluster (`ray_workers.RayWorkers`, the `ray` extra).
 
-Both return results in slot order, and every slot is a pure function of the request, so a generation's fitness
+All return results in slot order, and every slot is a pure function of the request, so a generation's fitness
 does not depend on where or on how many workers it ran.  Worker processes are `python -m ec_neuro.host.worker`
 children (`ec_neuro.child`): they keep their task and backend warm across generations, never re-run the user's
 script (so a script without a `__main__` guard works), and die with their parent.
@@ -21,6 +22,14 @@ class Workers(Protocol):
     def evaluate(self, req: EvalRequest) -> EvalResult: ...
 
     def close(self, abort: bool = False) -> None: ...
+
+    def sync(self, strategy: Any, state: Any) -> None:
+        """The loop's strategy state, after init/resume and after every tell (Ray workers replay the update
+        instead of receiving the center); nothing to do for workers that get the center with every request."""
+
+    def generation_metrics(self) -> dict[str, Any]:
+        """What to add to this generation's metrics row (e.g. Ray faults survived), since the last call."""
+        return {}
 
 
 class Warm:
@@ -48,7 +57,7 @@ class Warm:
         self._tasks.clear()
 
 
-class SerialWorkers:
+class SerialWorkers(Workers):
     """Everything in this process."""
 
     def __init__(self) -> None:
@@ -61,7 +70,7 @@ class SerialWorkers:
         self._warm.close()
 
 
-class ProcessWorkers:
+class ProcessWorkers(Workers):
     """N worker processes, each evaluating a contiguous block of slots."""
 
     def __init__(self, workers: int) -> None:
@@ -98,5 +107,12 @@ class ProcessWorkers:
         self._children.clear()
 
 
-def make_workers(workers: int) -> Workers:
+def make_workers(workers: int, ray_address: str | None = None, ray_local: int | None = None,
+                 ray_timeout: float | None = None, ray_replay: bool = True) -> Workers:
+    """Serial, N processes, or Ray actors (`ray_local` N on a private loopback Ray, or on the cluster at
+    `ray_address`: `workers` actors when more than 1, else one per CPU); the result is the same."""
+    if ray_address is not None or ray_local is not None:
+        from .ray_workers import RayWorkers
+        return RayWorkers(address=ray_address, local=ray_local, workers=workers if workers > 1 else None,
+                          timeout_s=ray_timeout, replay=ray_replay)
     return SerialWorkers() if workers <= 1 else ProcessWorkers(workers)

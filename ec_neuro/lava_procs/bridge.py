@@ -1,4 +1,5 @@
 """HostBridge: the only place where the host meets the running graph, once per control step.
+(r0: the readout to start from, for a replay that starts mid-episode; zeros by default.)
 
 Every K timesteps it takes one message from the host through an external channel,
     host_in  (P*N + P,) float64 = [bias (P*N) as the LIF takes it, active (P) as 0/1],
@@ -23,10 +24,10 @@ from ec_neuro.backends.lava_core import BridgeState, out_rows
 class HostBridge(AbstractProcess):
     """Streams bias in and readout out; sign: (P*N,) +1/-1 presynaptic sign of every neuron."""
 
-    def __init__(self, *, population, n_neurons, sign, substeps, a_out, c_out, record=False, **kwargs):
+    def __init__(self, *, population, n_neurons, sign, substeps, a_out, c_out, record=False, r0=None, **kwargs):
         n = population * n_neurons
         super().__init__(population=population, n_neurons=n_neurons, sign=sign, substeps=substeps,
-                         a_out=a_out, c_out=c_out, record=record, **kwargs)
+                         a_out=a_out, c_out=c_out, record=record, r0=r0, **kwargs)
         self.host_in = InPort(shape=(n + population,))
         self.host_in.flag_external_pipe(buffer_size=2)
         self.host_out = OutPort(shape=(out_rows(substeps, record), n))

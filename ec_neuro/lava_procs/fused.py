@@ -3,12 +3,20 @@
 Same arithmetic as Intel's PySparseModelBitAcc + PyLifModelBitAcc (fixed) or their float models, but one
 process instead of three (Lava's cost is per process per timestep), and the synaptic sum is event driven:
 only the rows of the neurons that spiked in the previous timestep are visited, one contiguous row of the
-member's (N pre, N post) 0/1 block of the block-diagonal W (n, n) [post, pre] each.  Every weight of W is
-sign(pre) * w (the compiler emits nothing else; checked here), so the synaptic sum is w * (signed count):
-exact in both precisions (integers; float w is dyadic).
+member's (N pre, N post) 0/1 mask each.  Every weight is sign(pre) * w (the compiler emits nothing else), so
+the synaptic sum is w * (signed count): exact in both precisions (integers; float w is dyadic).
 The one-timestep synaptic delay of Sparse is the `a_buff` carried between timesteps.
+
+A live graph (`box`: the path of its mailbox in `lava_core.BOXES`) is reused across rollouts: a LOAD message
+on host_in makes the model rebuild its state from the mailbox (mask, v0, constants) before the next control
+step, without the graph ever stopping.
 """
 from __future__ import annotations
+
+import sys
+import traceback
+
+import numpy as np
 
 from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
@@ -19,7 +27,7 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from ec_neuro.backends.lava_core import FusedCore, out_rows
+from ec_neuro.backends.lava_core import BOXES, FAILED, HALT, LOAD, FusedCore, out_rows, read_load
 
 
 class FusedPopulation(AbstractProcess):
@@ -30,14 +38,14 @@ class FusedPopulation(AbstractProcess):
     the K substeps run in ec_neuro.kernels, the numpy backend's parallel numba kernels).
     """
 
-    def __init__(self, *, W, v, du, dv, vth, bias_exp, w_exp, fixed, population, n_neurons, substeps,
-                 block=1, record=False, **kwargs):
+    def __init__(self, *, mask, w, n_exc, v, du, dv, vth, bias_exp, w_exp, fixed, population, n_neurons,
+                 substeps, block=1, record=False, box=None, **kwargs):
         n = population * n_neurons
         if block not in (1, substeps):
             raise ValueError(f"block must be 1 or substeps={substeps}, got {block}")
-        super().__init__(W=W, v=v, du=du, dv=dv, vth=vth, bias_exp=bias_exp, w_exp=w_exp, fixed=fixed,
-                         population=population, n_neurons=n_neurons, substeps=substeps, block=block,
-                         record=record, **kwargs)
+        super().__init__(mask=mask, w=w, n_exc=n_exc, v=v, du=du, dv=dv, vth=vth, bias_exp=bias_exp, w_exp=w_exp,
+                         fixed=fixed, population=population, n_neurons=n_neurons, substeps=substeps, block=block,
+                         record=record, box=box, **kwargs)
         self.host_in = InPort(shape=(n + population,))
         self.host_in.flag_external_pipe(buffer_size=2)
         self.host_out = OutPort(shape=(out_rows(substeps, record), n))
@@ -50,7 +58,10 @@ class FusedPopulation(AbstractProcess):
 class PyFusedPopulation(PyLoihiProcessModel):
     """Per Lava timestep: one substep (block 1) or one control step (block K) of FusedCore; host I/O every
     control step.  A free-running session ends with a HALT message (first active flag -1): from then on the
-    model idles, so that the runtime can stop it between timesteps."""
+    model idles, so that the runtime can stop it between timesteps.  LOAD (-2) swaps in the population
+    waiting in the mailbox.  An exception is answered, not raised (a free-running graph would otherwise leave
+    the worker waiting for an answer forever): an answer whose first count is FAILED, the traceback in the
+    mailbox's `error` region (and on stderr); the model then idles."""
 
     host_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     host_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
@@ -58,19 +69,47 @@ class PyFusedPopulation(PyLoihiProcessModel):
     def __init__(self, proc_params):
         super().__init__(proc_params)
         self.core = FusedCore(proc_params)
+        key = proc_params.get("box")
+        self.box = BOXES[key] if key else None
         self.halted = False
 
-    def run_spk(self):
-        core = self.core
-        if core.block > 1:
-            if self.halted:
-                return
+    def _recv(self):
+        """The next host message, after the LOADs that precede it."""
+        msg = self.host_in.recv()
+        while msg[self.core.st.n] == LOAD:
+            self.core = FusedCore(read_load(self.box, self.proc_params))
             msg = self.host_in.recv()
-            if msg[core.st.n] < 0:
+        return msg
+
+    def run_spk(self):
+        if self.halted:
+            return
+        try:
+            self._step()
+        except Exception:
+            self.halted = True
+            text = traceback.format_exc()
+            print(f"ec_neuro fused Lava process failed:\n{text}", file=sys.stderr, flush=True)
+            if self.box is not None and "error" in self.box.names:
+                raw = text.encode()[-self.box.error.size + 1:]
+                self.box.error[:] = 0
+                self.box.error[:len(raw)] = np.frombuffer(raw, np.uint8)
+            out = np.zeros(self.host_out.shape)
+            out[1, 0] = FAILED
+            self.host_out.send(out)
+
+    def _step(self):
+        if self.core.block > 1:
+            msg = self._recv()
+            if msg[self.core.st.n] == HALT:
                 self.halted = True
                 return
-            self.host_out.send(core.control_step(msg))
+            self.host_out.send(self.core.control_step(msg))
             return
-        out = core.substep(self.host_in.recv() if core.k == 0 else None)
+        msg = self._recv() if self.core.k == 0 else None
+        if msg is not None and msg[self.core.st.n] == HALT:
+            self.halted = True
+            return
+        out = self.core.substep(msg)
         if out is not None:
             self.host_out.send(out)

@@ -62,3 +62,4 @@ class PyBiasLifFloat(_ProbeMixin, PyLifModelFloat):
     bias_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     u_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     v_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+

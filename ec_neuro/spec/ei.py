@@ -20,6 +20,10 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 from ..errors import UserError
+from .. import validate
+
+
+MAX_SUBSTEPS = 100_000  # substeps per control step (K); the default is 33
 
 IN_GAINS = ("reference", "doubled")
 
@@ -44,14 +48,17 @@ class NeuronParams:
     def __post_init__(self) -> None:
         for name in ("dt", "control_dt", "tau_syn", "tau_mem", "tau_out"):
             val = getattr(self, name)
-            _check(isinstance(val, (int, float)) and math.isfinite(val) and val > 0,
+            _check(validate._is_number(val) and math.isfinite(val) and val > 0,
                    f"network.neuron.{name}", f"must be a positive number of milliseconds, got {val!r}")
         _check(self.control_dt >= self.dt, "network.neuron.control_dt",
                f"must be at least one substep (dt={self.dt}), got {self.control_dt}")
-        _check(math.isfinite(self.v_th) and self.v_th > self.v_reset, "network.neuron.v_th",
-               f"must be a finite number above v_reset={self.v_reset}, got {self.v_th}")
-        _check(self.v_reset == 0.0, "network.neuron.v_reset",
-               "must be 0: Loihi 2's CUBA-LIF (the canonical semantics) resets to 0")
+        _check(self.control_dt / self.dt <= MAX_SUBSTEPS, "network.neuron.control_dt",
+               f"/ dt = {self.control_dt / self.dt:.3g} substeps per control step; at most {MAX_SUBSTEPS} "
+               f"(the default is 16.6 / 0.5 = 33): raise dt or lower control_dt")
+        _check(validate._is_number(self.v_reset) and self.v_reset == 0.0, "network.neuron.v_reset",
+               f"must be 0: Loihi 2's CUBA-LIF (the canonical semantics) resets to 0, got {self.v_reset!r}")
+        _check(validate._is_number(self.v_th) and math.isfinite(self.v_th) and self.v_th > self.v_reset,
+               "network.neuron.v_th", f"must be a finite number above v_reset={self.v_reset}, got {self.v_th!r}")
 
     @property
     def substeps(self) -> int:
@@ -92,7 +99,7 @@ class NetworkSpec:
             val = getattr(self, name)
             _check(isinstance(val, int) and not isinstance(val, bool) and val >= 1,
                    f"network.{name}", f"must be a positive integer, got {val!r}")
-        _check(0.0 < self.exc_ratio < 1.0, "network.exc_ratio",
+        _check(validate._is_number(self.exc_ratio) and 0.0 < self.exc_ratio < 1.0, "network.exc_ratio",
                f"must lie strictly between 0 and 1, got {self.exc_ratio!r}")
         _check(1 <= self.n_exc < self.n_neurons, "network.exc_ratio",
                f"gives {self.n_exc} excitatory of {self.n_neurons} neurons; both E and I must be non-empty")
@@ -100,7 +107,8 @@ class NetworkSpec:
                f"must be one of {', '.join(IN_GAINS)}, got {self.in_gain!r}")
         for name in ("in_scale", "rec_scale", "out_scale"):
             val = getattr(self, name)
-            _check(math.isfinite(val) and val > 0, f"network.{name}", f"must be positive, got {val!r}")
+            _check(validate._is_number(val) and math.isfinite(val) and val > 0, f"network.{name}",
+                   f"must be a positive finite number, got {val!r}")
         _check(isinstance(self.neuron, NeuronParams), "network.neuron", "must be a NeuronParams")
 
     @property
@@ -151,6 +159,8 @@ class NetworkSpec:
         kind = d.pop("kind", cls.kind)
         _check(kind == cls.kind, "network.kind", f"is {kind!r}; this spec describes {cls.kind!r}")
         neuron = d.pop("neuron", {}) or {}
+        _check(isinstance(neuron, dict), "network.neuron",
+               f"must be a table of settings (e.g. --set network.neuron.tau_mem=20), got {neuron!r}")
         known = {f.name for f in fields(cls)}
         extra = set(d) - known
         _check(not extra, "network", f"unknown field(s) {sorted(extra)}; known: {sorted(known)}")

@@ -34,11 +34,45 @@ class TaskRef:
         return {"target": self.target, "kwargs": dict(self.kwargs)}
 
     def load(self) -> Any:
-        return registry.load(self.target, f"task {self.name!r}", self.extra, self.module)
+        mod = self.target.partition(":")[0]
+        try:
+            cls = registry.load(self.target, f"task {self.name!r}", self.extra, self.module)
+        except ModuleNotFoundError as e:
+            if e.name and (mod == e.name or mod.startswith(e.name + ".")):
+                raise UserError(f"task {self.name!r}: no module named {e.name!r} (is the folder that holds it on "
+                                "PYTHONPATH, or the package installed?)") from None
+            raise
+        if not callable(cls) or isinstance(cls, type(registry)):
+            raise UserError(f"task {self.name!r}: {self.target} is a {type(cls).__name__}, not a task class")
+        return cls
 
     def make(self, population: int, **options: Any) -> Any:
         """The task, `population` copies; `options` override its keyword arguments."""
-        return self.load()(population=population, **{**self.kwargs, **options})
+        cls = self.load()
+        kwargs = {**self.kwargs, **options}
+        check_options(self.name, cls, kwargs, set(options))
+        return cls(population=population, **kwargs)
+
+
+def check_options(name: str, cls: Any, kwargs: Mapping[str, Any], given: set[str]) -> None:
+    """Refuse a keyword argument the task's class does not take, naming those it does."""
+    import inspect
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    takes = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+             and n != "population"]
+    for key in kwargs:
+        if key not in takes:
+            where = f"task_options.{key}" if key in given else f"task {name!r} keyword {key!r}"
+            offered = [n for n in takes if n not in kwargs or n in given]
+            close = difflib.get_close_matches(key, offered, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UserError(f"{where}: task {name!r} takes no option {key!r}.{hint} It takes: "
+                            f"{', '.join(offered) or 'none'}", where)
 
 
 def _check_target(target: str, what: str) -> None:
@@ -83,6 +117,12 @@ def resolve(name: str, entry: Mapping[str, Any] | None = None) -> TaskRef:
     if not isinstance(name, str) or not name:
         raise UserError(f"task must be a task name, 'pkg.module:Class' or a gymnasium id, got {name!r}")
     if entry:
+        if not isinstance(entry, Mapping):
+            raise UserError(f"task_entry must be a table {{target = 'pkg.module:Class', kwargs = {{...}}}}, "
+                            f"got {entry!r}", "task_entry")
+        if not isinstance(entry.get("kwargs") or {}, Mapping):
+            raise UserError(f"task_entry.kwargs must be a table of keyword arguments, got {entry.get('kwargs')!r}",
+                            "task_entry.kwargs")
         _check_target(entry.get("target", ""), f"task {name!r} target")
         return TaskRef(name, entry["target"], dict(entry.get("kwargs") or {}), defaults=_class_defaults(entry["target"]))
     found = _REGISTERED.get(name) or registry.TASKS.get(name)
