@@ -8,7 +8,8 @@ signal, only the log line, for a test that signals from outside; `>parent`: the 
 started this one).  The points are named where they are called (`point(...)`):
 write:NAME (a temporary file written, before it replaces NAME), tmp:NAME (a temporary file created, nothing in
 it yet), append:NAME (before a row is appended), torn:NAME (half a row written), both in the training process;
-lava.build / lava.built (the Lava worker starts / has finished building a population's graph).
+lava.build / lava.runtime / lava.built (the Lava worker starts building a population's graph / has its runtime
+and model processes up / has finished).
 Several faults may be given, separated by commas.  Unset, a point costs one lookup.
 With ECNEURO_FAULT_LOG set, each fault fired appends "TIME PID POINT SIGNAL TARGET" to that file.
 """

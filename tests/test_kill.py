@@ -331,14 +331,14 @@ def fixed_reference(tmp_path_factory) -> dict:
 # ~1 s for the worker's first graph)
 FUSED = ["--backend", "lava-sim", "--precision", "fixed"]  # the default tier: fused-k, one live graph per run
 LAVA_MOMENTS = [
-    ("SIGKILL during a graph build", LAVA, [("train", "lava.build#2@0.1:KILL>parent,lava.built#2:LOG"),
+    ("SIGKILL during a graph build", LAVA, [("train", "lava.runtime#2:KILL>parent,lava.built#2:LOG"),
                                             ("resume", None)]),
-    ("Ctrl-C during the first graph build", LAVA, [("train", "lava.build#1@0.2:INT>parent,lava.built#1:LOG"),
+    ("Ctrl-C during the first graph build", LAVA, [("train", "lava.runtime#1:INT>parent,lava.built#1:LOG"),
                                                    ("resume", None)]),
-    ("SIGTERM during a graph build", LAVA, [("train", "lava.build#3@0.05:TERM>parent,lava.built#3:LOG"),
+    ("SIGTERM during a graph build", LAVA, [("train", "lava.build#3:TERM>parent,lava.built#3:LOG"),
                                             ("resume", None)]),
     ("SIGKILL during the live fused-k graph's build", FUSED, [
-        ("train", "lava.build#1@0.3:KILL>parent,lava.built#1:LOG"), ("resume", None)]),
+        ("train", "lava.runtime#1:KILL>parent,lava.built#1:LOG"), ("resume", None)]),
 ]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import faults
 from ..compilers.lava import LavaPlan, check_tier, fused_params
 from .lava_core import BOXES, FAILED, HALT, LOAD, replay_regions
 from .mailbox import Mailbox
@@ -128,6 +129,7 @@ class Session:
         self.steps = RunSteps(num_steps=FREE_STEPS if self.free else plan.substeps, blocking=not self.free)
         self.proc.create_runtime(run_cfg=cfg)
         self.running = True
+        faults.point("lava.runtime")  # kill tests: the model processes exist, the build has not answered yet
         self._send = self.bridge.host_in.external_pipe_csp_send_port
         self._recv = self.bridge.host_out.external_pipe_csp_recv_port
         self._halt = np.zeros(self.bridge.host_in.shape)
