@@ -120,3 +120,45 @@ def test_float_equals_reference(case: int) -> None:
     np.testing.assert_array_equal(trace.s[:, 0], s)
     np.testing.assert_array_equal(trace.u[:, 0], u)
     np.testing.assert_array_equal(trace.v[:, 0], v)
+
+
+@pytest.mark.parametrize("P, K, N", [(1, 2, 256), (3, 7, 40), (130, 5, 33)])  # odd K: the unrolled tail; P >= 128: parallel
+def test_input_current_equals_reference(P: int, K: int, N: int) -> None:
+    """i_in[p, j] = R_in * sum_k T[p, k, j] * x[p, k] as one float64 sum per neuron, k ascending, in Python."""
+    from ec_neuro.compilers import codec
+    from ec_neuro.compilers.common import ternary
+    rng = np.random.default_rng(K)
+    W_in = (rng.random((P, 2 * K, N)) < 0.5).astype(np.uint8)
+    x = rng.normal(size=(P, K)) * 3
+    x[:, 0] = 0.0
+    out = np.empty((P, N))
+    codec.input_current(ternary(W_in, K), x, 0.37, out)
+    T = W_in[:, :K].astype(int) - W_in[:, K:].astype(int)
+    for p in range(0, P, max(1, P // 4)):
+        for j in range(N):
+            acc = 0.0
+            for k in range(K):
+                acc += T[p, k, j] * float(x[p, k])
+            assert out[p, j] == 0.37 * acc
+
+
+def test_encode_equals_input_current_then_quantize() -> None:
+    """Lowered.encode fuses the bias: float = input_current * dv, fixed = quantize_bias(q, that), bit for bit,
+    saturation count included (inputs large enough to saturate, a NaN observation, zeros)."""
+    from ec_neuro.compilers.quant import quantize_bias
+    spec = NetworkSpec(n_obs=9, n_act=2, n_neurons=24)
+    masks = random_masks(spec, 5, seed=3)
+    x = np.random.default_rng(0).normal(size=(5, 9)) * 40
+    x[1] = 0.0
+    x[2, 4] = np.nan
+    for prec in ("float", "fixed"):
+        low = lower(spec, masks, prec)
+        got = low.encode(x)
+        cur = low.input_current(x) * low.flt.dv
+        if prec == "float":
+            np.testing.assert_array_equal(got.view(np.uint64), cur.view(np.uint64))
+        else:
+            with np.errstate(invalid="ignore"):  # numpy's cast of the NaN
+                want, sat = quantize_bias(low.fixed, cur)
+            assert sat > 0 and low.bias_saturated == sat
+            np.testing.assert_array_equal(got, want)

@@ -6,6 +6,10 @@
    W_out 256x17, same LIF dynamics), every member's matrices multiplied with batched BLAS matmul.
 3. MuJoCo Hopper-v5 physics alone (random actions), steps/s on one core.
 4. At population 256 with Hopper sizes: the network's cost per env step against Hopper's physics.
+5. EC's per-generation overhead at Humanoid sizes and the same population: ask (every member's masks
+   regenerated from (seed, generation, index) and lowered, as a worker does) and tell (the strategy update,
+   which regenerates every member again), and the seconds per generation they give with a 1,000-step
+   episode at the float throughput of 1 (network only, no physics).
 """
 from __future__ import annotations
 
@@ -84,6 +88,19 @@ def dense_network(n_obs: int, n_act: int, population: int, steps: int, min_time:
     return {"member_env_steps_per_s": population * steps / sec, "repeats": reps}
 
 
+def ec_generation(n_obs: int, n_act: int, population: int, min_time: float) -> dict[str, Any]:
+    """Seconds of EC's ask (pop.masks + lower, float) and tell at this population (rho = 0.5)."""
+    from ..strategies.ec import EC
+    spec = NetworkSpec(n_obs=n_obs, n_act=n_act)
+    ec = EC(spec.n_connections, population)
+    state = ec.init(0)
+    pop = ec.ask(state)
+    fitness = np.random.default_rng(0).normal(size=population)
+    ask, _ = _timed(lambda: lower(spec, pop.masks(spec), "float"), min_time)
+    tell, reps = _timed(lambda: ec.tell(state, pop, fitness), min_time)
+    return {"ask_s": ask, "tell_s": tell, "connections": spec.n_connections, "repeats": reps}
+
+
 def mujoco_steps(env_id: str = "Hopper-v5", steps: int = 3000) -> dict[str, Any]:
     """Physics alone: env steps/s with random actions, resets included."""
     import gymnasium as gym
@@ -109,6 +126,11 @@ def run(quick: bool = False) -> dict[str, Any]:
         print(f"EC network, Humanoid sizes, P={pop}, {prec}: "
               f"{out[f'ec_humanoid_{prec}']['member_env_steps_per_s']:,.0f} member-env-steps/s "
               f"(spike rate {out[f'ec_humanoid_{prec}']['spike_rate']:.4f})")
+    out["ec_generation_humanoid"] = gen = ec_generation(348, 17, pop, min_time)
+    episode = 1000 * pop / out["ec_humanoid_float"]["member_env_steps_per_s"]
+    gen["s_per_generation_T1000"] = gen["ask_s"] + gen["tell_s"] + episode
+    print(f"EC ask (masks + lower) {gen['ask_s']:.3f} s, tell {gen['tell_s']:.3f} s at P={pop}, Humanoid sizes; "
+          f"with a 1,000-step episode (network only): {gen['s_per_generation_T1000']:.1f} s per generation")
     out["dense_float32_humanoid"] = dense_network(348, 17, pop, max(2, steps // 2), min_time)
     dense = out["dense_float32_humanoid"]["member_env_steps_per_s"]
     print(f"dense float32 RSNN (BLAS), same shape, P={pop}: {dense:,.0f} member-env-steps/s")

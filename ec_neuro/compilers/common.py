@@ -18,7 +18,7 @@ import numpy as np
 from . import codec
 from ..sample.masks import Masks
 from ..errors import UserError
-from .quant import LoihiFixed, choose, quantize_bias
+from .quant import LoihiFixed, choose
 from ..spec import NetworkSpec
 
 PRECISIONS = ("float", "fixed")
@@ -48,7 +48,7 @@ class FloatConsts:
 class Lowered:
     """One population lowered for a precision.
 
-    T_in: W_in[:n_obs] - W_in[n_obs:] (the [x, -x] halves folded, in {-1, 0, 1}) as bit planes, see pack_ternary;
+    T_in: (P, n_obs, N) int8 W_in[:n_obs] - W_in[n_obs:] (the [x, -x] halves folded, in {-1, 0, 1});
     W_h: (P, N, N) uint8 [pre, post]; W_out: (P, N, n_act) uint8.
     """
 
@@ -73,11 +73,16 @@ class Lowered:
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Normalised observation (P, n_obs) -> LIF bias (P, N): float64, or int64 (bias_mant << bias_exp)."""
-        bias = self.input_current(x) * self.flt.dv
-        if self.fixed is None:
-            return bias
-        ints, sat = quantize_bias(self.fixed, bias)
-        self.bias_saturated += sat
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        P, N = self.population, self.spec.n_neurons
+        if self.fixed is None:  # = input_current(x) * dv
+            out = np.empty((P, N))
+            codec.bias_float(self.T_in, x, self.spec.R_in, self.flt.dv, out)
+            return out
+        q = self.fixed  # = quantize_bias(q, input_current(x) * dv), tests/test_reference.py
+        ints, sat = np.empty((P, N), np.int64), np.empty(P, np.int64)
+        codec.bias_fixed(self.T_in, x, self.spec.R_in, self.flt.dv, q.scale / 2.0**q.bias_exp, q.bias_exp, ints, sat)
+        self.bias_saturated += int(sat.sum())
         return ints
 
     def decode(self, r: np.ndarray) -> np.ndarray:
@@ -93,17 +98,12 @@ class Lowered:
         return np.floor(v01 * self.fixed.vth).astype(np.int64)
 
 
-def pack_ternary(T: np.ndarray) -> np.ndarray:
-    """(P, K, N) int8 in {-1, 0, 1} -> (P, K, 2, ceil(N/64)) uint64 bit planes (+1, -1), bit j%64 of word j//64."""
-    P, K, N = T.shape
-    nw = (N + 63) // 64
-    out = np.zeros((P, K, 2, nw), np.uint64)
-    for plane, val in ((0, 1), (1, -1)):
-        bits = np.zeros((P, K, nw * 64), bool)
-        bits[..., :N] = T == val
-        packed = np.packbits(bits.reshape(P, K, nw, 64), axis=-1, bitorder="little")  # 8 bytes per word
-        out[:, :, plane, :] = packed.view("<u8").reshape(P, K, nw)
-    return out
+def ternary(W_in: np.ndarray, n_obs: int) -> np.ndarray:
+    """(P, 2*n_obs, N) 0/1 -> (P, n_obs, N) int8 W_in[:, :n_obs] - W_in[:, n_obs:], the input current's T."""
+    W = W_in.view(np.uint8) if W_in.dtype == np.bool_ else W_in.astype(np.uint8, copy=False)
+    T = np.empty((W.shape[0], n_obs, W.shape[2]), np.int8)
+    np.subtract(W[:, :n_obs], W[:, n_obs:], out=T, casting="unsafe")  # uint8 0 - 1 wraps to 255 = int8 -1
+    return T
 
 
 def lower(spec: NetworkSpec, masks: Masks, precision: str, fixed: LoihiFixed | None = None) -> Lowered:
@@ -115,8 +115,7 @@ def lower(spec: NetworkSpec, masks: Masks, precision: str, fixed: LoihiFixed | N
     for name, arr in masks.groups().items():
         if arr.shape[1:] != want[name]:
             raise UserError(f"mask {name} has shape {arr.shape[1:]} per member; the network needs {want[name]}")
-    W_in = masks.W_in.astype(np.int8)
-    T_in = pack_ternary(W_in[:, :n_obs] - W_in[:, n_obs:])
+    T_in = ternary(masks.W_in, n_obs)
     q = (fixed or choose(spec)) if precision == "fixed" else None
     return Lowered(spec, precision, T_in, np.ascontiguousarray(masks.W_h, dtype=np.uint8),
                    np.ascontiguousarray(masks.W_out, dtype=np.uint8), FloatConsts.of(spec), q)

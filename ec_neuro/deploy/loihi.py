@@ -24,7 +24,7 @@ import numpy as np
 
 from ..compilers import codec
 from .. import files as npzio
-from ..compilers.common import lower, pack_ternary
+from ..compilers.common import lower, ternary
 from .deployed import Deployed
 from ..errors import UserError
 from ..compilers.quant import LoihiFixed, choose
@@ -90,11 +90,10 @@ class LoihiBundle:
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Normalised observations (P, n_obs) -> bias_mant (P, N) int64, exactly as the numpy fixed backend."""
-        n_obs = self.W_in.shape[0] // 2
-        T = np.ascontiguousarray(self.W_in[:n_obs].astype(np.int8) - self.W_in[n_obs:].astype(np.int8))
         x = np.ascontiguousarray(np.atleast_2d(x), dtype=np.float64)
+        T = ternary(self.W_in[None], self.W_in.shape[0] // 2)[0]
         cur = np.empty((x.shape[0], self.n_neurons))
-        codec.input_current(pack_ternary(np.broadcast_to(T, (x.shape[0],) + T.shape)), x, self.R_in, cur)
+        codec.input_current(np.ascontiguousarray(np.broadcast_to(T, (x.shape[0],) + T.shape)), x, self.R_in, cur)
         mant = np.rint(cur * self.dv_float * (self.q.scale / 2.0**self.q.bias_exp))
         return np.clip(mant, -4096, 4095).astype(np.int64)
 

@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import UserError
-from ..sample.masks import Masks, deterministic_flat, sample_flat
+from ..sample.masks import Masks, accumulate, deterministic_flat, sample, sample_flat
 from ..spec import NetworkSpec
 from .base import Population, centred_ranks, check_told
 from .optim import OptState, ascend
@@ -72,9 +72,19 @@ class ECPopulation(Population):
         return deterministic_flat(self.center)
 
     def masks(self, spec: NetworkSpec, indices: np.ndarray | list[int] | None = None) -> Masks:
-        """The masks of members `indices` (default: all), shaped for `spec`."""
-        idx = range(self.size) if indices is None else indices
-        return Masks.stack(spec, [self.member(int(i)) for i in idx])
+        """The masks of members `indices` (default: all), shaped for `spec`: each sampled member once (members
+        in parallel), the deterministic network for indices >= size, rows repeated as `indices` repeats them."""
+        idx = np.arange(self.size) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
+        sampled = np.unique(idx[idx < self.size])
+        masks = sample(spec, self.center, self.seed, self.generation, sampled)
+        if np.array_equal(sampled, idx):
+            return masks
+        rows = np.searchsorted(sampled, idx)
+        if (idx >= self.size).any():  # deterministic slots: one more row
+            masks = Masks(*(np.concatenate([a, b]) for a, b in zip(masks.groups().values(),
+                            Masks.stack(spec, [self.deterministic()]).groups().values())))
+            rows[idx >= self.size] = len(sampled)
+        return masks.take(rows)
 
 
 class EC:
@@ -108,10 +118,8 @@ class EC:
         """Move rho by the natural gradient of the centred ranks of `fitness` over `population`'s members."""
         f = check_told(state, population, fitness, state.rho)
         u = centred_ranks(f)
-        acc = np.zeros(self.n)
-        for i, ui in enumerate(u):
-            if ui != 0.0:
-                acc += ui * population.member(i)
+        told = np.flatnonzero(u != 0.0)  # a zero weight adds nothing
+        acc = accumulate(population.center, population.seed, population.generation, told, u[told])
         g = acc / len(u) - state.rho * u.mean()
         step, opt = ascend(self.params.optimizer, self.params.lr, g, state.opt)
         rho = np.clip(state.rho + step, self.params.eps, 1.0 - self.params.eps)
