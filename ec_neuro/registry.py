@@ -79,7 +79,7 @@ class MethodEntry:
     summary: str = ""
 
 
-_REAL = ("dense-rsnn", "gru", "lstm")
+_REAL = ("dense-rsnn", "gru", "lstm", "lif-classifier")  # the first, dense-rsnn, is the default (control tasks)
 METHODS: dict[str, MethodEntry] = {  # the first network of each is its default
     "ec": MethodEntry("ec_neuro.strategies.ec:EC", ("ei-rsnn",),
                       "Evolving Connectivity: NES over the probabilities of 1-bit E/I connections"),
@@ -109,6 +109,9 @@ NETWORKS: dict[str, NetworkEntry] = {
                                "the reference's dense RSNN: EC's LIF with signed real weights, no E/I split", ("float",)),
     "gru": NetworkEntry(_W + "GRUSpec", ("numpy",), "a GRU policy (hidden 256) and a linear readout", ("float",)),
     "lstm": NetworkEntry(_W + "LSTMSpec", ("numpy",), "an LSTM policy (hidden 128) and a linear readout", ("float",)),
+    "lif-classifier": NetworkEntry("ec_neuro.spec.classifier:LIFClassifierSpec", ("numpy",),
+                                   "the EGGROLL paper's two-layer LIF classifier of event frames (N-MNIST), "
+                                   "classification tasks only", ("float",)),
 }
 
 # export format -> writer target
@@ -126,6 +129,7 @@ SUITES: dict[str, str] = {
     "brian2": "ec_neuro.bench.brian2:run",  # brian2 vs numpy float, population 64 closed loop
     "methods": "ec_neuro.bench.methods:run",  # EC vs ES-RSNN vs EGGROLL-RSNN vs ES-GRU vs ES-LSTM, per generation
     "workers": "ec_neuro.bench.workers:run",  # generation time vs process / Ray workers, bytes per generation
+    "events": "ec_neuro.bench.events:run",    # EGGROLL vs full-rank ES on the N-MNIST LIF classifier: s/gen, memory
 }
 
 # `ecneuro NAME` -> click command target

@@ -235,6 +235,7 @@ def complete(cfg: TrainConfig) -> TrainConfig:
         n_obs, n_act = int(task.n_obs), int(task.n_act)
         solved_episodes = int(getattr(task, "solved_episodes", 0) or 0)
         has_solved = getattr(task, "solved_threshold", None) is not None
+        classification = callable(getattr(task, "batch", None)) and callable(getattr(task, "split", None))
     finally:
         task.close()
     net = {"kind": cfg.network_kind, **cfg.network}
@@ -245,6 +246,9 @@ def complete(cfg: TrainConfig) -> TrainConfig:
         net[name] = val
     registry.check_combination(cfg.method, net["kind"], cfg.backend, cfg.precision)
     spec = registry.network_spec(net)
+    if getattr(spec, "classify", None) and not classification:  # e.g. lif-classifier on CartPole
+        raise UserError(f"network {net['kind']!r} is a classifier of event frames: it trains on a classification "
+                        f"task (one with mini-batches, e.g. digits-events), not on {cfg.task}", "network")
     params = cfg.strategy_params()
     registry.method_class(cfg.method).for_network(spec, cfg.population, params)  # e.g. an odd population for ES
     options = registry.backend_options(cfg.backend, cfg.backend_options)
