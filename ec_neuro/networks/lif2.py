@@ -34,30 +34,38 @@ CHUNK_BYTES = 128 << 20
 
 
 @njit(parallel=True, cache=True, nogil=True, fastmath=False)
-def _lif2(base, lowrank, N, XA, Bt, pair, coef, b1, W2, b2, beta, counts, out_gain, logits, spikes):
+def _lif2(base, lowrank, N, XA, Bt, pair, coef, b1, W2, b2, beta, counts, out_gain, wt, z, logits, spikes):
     """base (T, B, H) = X W1c; N (K, T, B, H) ES noise currents or XA (T, B, K, r) and Bt (K, r, H) EGGROLL
-    factors; pair (P,), coef (P,) float32 (0: the center); b1 (P, H), W2 (P, H, C), b2 (P, C) the members' own;
-    writes logits (P, B, C) float64 and spikes (P,) float64."""
+    factors; pair (P,), coef (P,) float32 (0: the center); b1 (P, H), W2 (P, H, C), b2 (P, C) the members' own.
+    "counts": writes logits (P, B, C).  "membrane": the readout is linear in the spikes, so
+        mean_t u_t = sum_tau wt_tau (s_tau W2 + b2),   wt_tau = (1/T) sum_{t >= tau} beta^(t - tau)
+    and the kernel writes z = sum_tau wt_tau s_tau (P, B, H) for one product z W2 per sample afterwards.
+    spikes (P,) float64: hidden spikes over the batch and the bins."""
     T, B, H = base.shape
     P, C = b2.shape
     r = XA.shape[3]
     bt = np.float32(beta)
     one = np.float32(1.0)
+    zero = np.float32(0.0)
     for p in prange(P):
         k = pair[p]
         c = coef[p]
         v = np.empty(H, np.float32)
         cur = np.empty(H, np.float32)
+        spk = np.empty(H, np.bool_)
         u = np.empty(C, np.float64)
         acc = np.empty(C, np.float64)
         i2 = np.empty(C, np.float64)
         b1p = b1[p]
         W2p = W2[p]
-        n_spk = 0.0
+        n_spk = 0
         for b in range(B):
             v[:] = 0
             u[:] = 0
             acc[:] = 0
+            zb = z[p, b]
+            if not counts:
+                zb[:] = 0
             for t in range(T):
                 bs = base[t, b]
                 for h in range(H):
@@ -73,28 +81,38 @@ def _lif2(base, lowrank, N, XA, Bt, pair, coef, b1, W2, b2, beta, counts, out_ga
                         Nk = N[k, t, b]
                         for h in range(H):
                             cur[h] += c * Nk[h]
+                w_t = wt[t]
+                for h in range(H):             # vectorised: no branch, an integer count
+                    vh = bt * v[h] + cur[h]
+                    sp = vh > one
+                    spk[h] = sp
+                    v[h] = vh - one if sp else vh
+                    n_spk += sp
+                if not counts:
+                    for h in range(H):
+                        zb[h] += w_t if spk[h] else zero
+                    continue
                 for o in range(C):
                     i2[o] = b2[p, o]
-                for h in range(H):
-                    vh = bt * v[h] + cur[h]
-                    if vh > one:
-                        vh -= one
-                        n_spk += 1.0
+                for h in range(H):             # the spikes' rows of W2 (sparse)
+                    if spk[h]:
                         for o in range(C):
                             i2[o] += W2p[h, o]
-                    v[h] = vh
                 for o in range(C):
                     uo = beta * u[o] + i2[o]
-                    if counts:
-                        if uo > 1.0:
-                            uo -= 1.0
-                            acc[o] += 1.0
-                    else:
-                        acc[o] += uo
+                    if uo > 1.0:
+                        uo -= 1.0
+                        acc[o] += 1.0
                     u[o] = uo
-            for o in range(C):
-                logits[p, b, o] = acc[o] * out_gain if counts else acc[o] / T
+            if counts:
+                for o in range(C):
+                    logits[p, b, o] = acc[o] * out_gain
         spikes[p] = n_spk
+
+
+def readout_weights(beta: float, T: int) -> np.ndarray:
+    """wt (T,) float32: mean_t u_t = sum_tau wt_tau (s_tau W2 + b2) for u_t = beta u_(t-1) + s_t W2 + b2, u_(-1) = 0."""
+    return np.array([sum(beta ** (t - tau) for t in range(tau, T)) / T for tau in range(T)], np.float32)
 
 
 def _frames(spec: Any, frames: Any) -> np.ndarray:
@@ -150,11 +168,17 @@ def classify(spec: Any, pop: Any, slots: Any, frames: Any, chunk: int | None = N
     if not S:
         return logits, spikes
     n = chunk or chunk_size(spec, pop, S, T, B)
+    counts = spec.readout == "counts"
+    wt = readout_weights(spec.beta, T)
+    z = np.zeros((n, B, 1 if counts else H), np.float32)  # counts: never written
     for a in range(0, S, n):
         sl = slice(a, min(S, a + n))
         args = (_eggroll_chunk if isinstance(pop, EGGROLLPopulation) else _es_chunk)(spec, pop, idx[sl], X, cb, T, B)
-        _lif2(base, *args, np.float64(spec.beta), spec.readout == "counts", np.float64(spec.out_gain),
-              logits[sl], spikes[sl])
+        zc = z if counts else z[:sl.stop - a]
+        _lif2(base, *args, np.float64(spec.beta), counts, np.float64(spec.out_gain), wt, zc, logits[sl], spikes[sl])
+        if not counts:  # the membrane readout: one (B, H) x (H, C) product per member
+            W2, b2 = args[7], args[8]
+            logits[sl] = np.matmul(zc, W2) + b2[:, None, :].astype(np.float64) * float(wt.sum(dtype=np.float64))
     return logits, spikes
 
 
