@@ -9,6 +9,9 @@ each pair's noise drawn once) -> minus cross-entropy -> strategy.tell (ES regene
 does).  Frames are synthetic (Poisson counts at N-MNIST's mean density, ~0.37 events per input per bin, scaled
 so E ||x_t||^2 = 1 as the tasks deliver them): the cost of both forwards does not depend on the data.
 
+Columns: s/gen (median) = ask + eval (classify + fitness) + tell; noise = the seconds of drawing every pair's
+noise once (the forward and tell each draw it: the framework regenerates noise instead of storing it).
+
 Timing: the two methods alternate round by round in one process (a change of load hits both), after a warm-up
 generation each; the median of the rounds is reported.  Peak memory: each method runs in a fresh child process
 (`python -c ...`, exec'd, so nothing of this process is counted); the child makes one warm-up generation, resets
@@ -148,6 +151,10 @@ def run(quick: bool = False, rounds: int | None = None, **sizes: Any) -> dict[st
         spec, strategy, _ = built[m]
         med = {k: float(np.median([t[k] for t in times[m]])) for k in times[m][0]}
         pop = strategy.ask(built[m][2])
+        t0 = time.perf_counter()               # drawing every pair's noise once: what the forward and tell each pay
+        for k in range(strategy.population // 2):
+            pop.noise(k) if m == "es" else pop.factors(k)
+        med["noise_draw_s"] = time.perf_counter() - t0
         out["methods"][m] = {**med, "all_sec_per_generation": [t["sec_per_generation"] for t in times[m]],
                              "n_params": spec.n_params, "noise_floats_per_pair": int(pop.perturbation_floats),
                              "strategy": {k: getattr(strategy.params, k) for k in strategy.params.__dataclass_fields__},
@@ -157,11 +164,12 @@ def run(quick: bool = False, rounds: int | None = None, **sizes: Any) -> dict[st
     out["es_over_eggroll_peak_rss"] = es["memory"]["peak_rss_MiB"] / eg["memory"]["peak_rss_MiB"]
     out["es_over_eggroll_tracemalloc"] = (es["memory"]["tracemalloc_peak_MiB"]
                                           / max(eg["memory"]["tracemalloc_peak_MiB"], 1e-9))
-    print(f"{'method':8s} {'s/gen':>7s} {'ask':>6s} {'eval':>6s} {'tell':>6s} {'peak RSS MiB':>13s} "
+    print(f"{'method':8s} {'s/gen':>7s} {'ask':>6s} {'eval':>6s} {'tell':>6s} {'noise':>6s} {'peak RSS MiB':>13s} "
           f"{'(+ over start)':>14s} {'tracemalloc MiB':>16s} {'noise floats/pair':>18s}", flush=True)
     for m in METHODS:
         r, mem = out["methods"][m], out["methods"][m]["memory"]
         print(f"{m:8s} {r['sec_per_generation']:7.3f} {r['ask_s']:6.3f} {r['evaluate_s']:6.3f} {r['tell_s']:6.3f} "
+              f"{r['noise_draw_s']:6.3f} "
               f"{mem['peak_rss_MiB']:13.0f} {mem['peak_over_before_MiB']:14.0f} {mem['tracemalloc_peak_MiB']:16.1f} "
               f"{r['noise_floats_per_pair']:18,d}", flush=True)
     print(f"ES / EGGROLL: {out['es_over_eggroll_sec_per_generation']:.2f}x seconds per generation (target >= 5x; "
