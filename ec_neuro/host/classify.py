@@ -1,8 +1,10 @@
 """Classification on the host: a generation's slots on a mini-batch, or a network on a whole split.
 
-Slots follow host/rollout.py (k < population.size: member k; k >= size: the deterministic network). Every slot
+Slots follow host/rollout.py (k < population.size: member k; k >= size: the deterministic network). Every member
 sees the same mini-batch of generation g, `task.batch(seed, g)` (common random numbers), and its fitness is
-`task.score(logits)`: -mean cross-entropy (or the batch accuracy), with the batch accuracy beside it.
+`task.score(logits)`: -mean cross-entropy (or the batch accuracy), with the batch accuracy beside it. The
+deterministic slots score on a fixed validation sample instead (task.det_rows()): the run's headline, its best.npz
+and a target (target_return: a validation accuracy) are then decided on held-out data.
 
 E/I network (ei-rsnn), on any backend through the normal closed loop (`backend.rollout`): copies = slots x B,
 copy (k, b) the network of slot k on sample b, state reset per sample (v0 = 0), one control step per time bin:
@@ -156,14 +158,37 @@ def slot_logits(req: EvalRequest, spec: Any, task: Any, backend: Any, counts: np
 
 
 def run_classify(req: EvalRequest, spec: Any, task: Any, backend: Any) -> EvalResult:
-    """Evaluate the request's slots on the generation's mini-batch: fitness (S,) and extra["accuracy"] (S,)."""
-    pop = req.population
-    counts, labels = task.batch_counts(pop.seed, pop.generation)
-    logits, rate, sat, verified = slot_logits(req, spec, task, backend, counts)
-    fitness, acc = task.score(logits, labels)
-    S, n = len(req.slots), task.n_obs
-    return EvalResult(fitness, np.full(S, counts.shape[0] * counts.shape[1], np.int64), rate, np.zeros(S),
-                      np.zeros((S, n)), np.zeros((S, n)), {"accuracy": acc}, sat, verified)
+    """Evaluate the request's slots: members on the generation's mini-batch, deterministic slots on the task's
+    fixed validation sample (`task.det_rows()`, so best.npz and a target are chosen on held-out data);
+    fitness (S,) and extra["accuracy"] (S,)."""
+    pop, slots = req.population, np.asarray(req.slots)
+    S, n = len(slots), task.n_obs
+    fitness, acc, rate = np.full(S, np.nan), np.zeros(S), np.zeros(S)
+    length, sat, verified = np.zeros(S, np.int64), 0, []
+    member = slots < pop.size
+    if member.any():
+        counts, labels = task.batch_counts(pop.seed, pop.generation)
+        logits, rate[member], sat, verified = slot_logits(dataclasses.replace(req, slots=slots[member]), spec, task,
+                                                          backend, counts)
+        fitness[member], acc[member] = task.score(logits, labels)
+        length[member] = counts.shape[0] * counts.shape[1]
+    if (~member).any():
+        counts, labels = task.split_counts("val")
+        rows = task.det_rows()
+        counts, labels = counts[rows], labels[rows]
+        sub = dataclasses.replace(req, slots=slots[~member])
+        parts = []
+        for i in range(0, len(labels), CHUNK):
+            lg, r, s, v = slot_logits(sub if i == 0 else dataclasses.replace(sub, verify=None), spec, task, backend,
+                                      counts[i:i + CHUNK])
+            parts.append(lg)
+            rate[~member] += r * len(lg[0]) / max(len(labels), 1)
+            sat, verified = sat + s, verified + v
+        if parts:
+            fitness[~member], acc[~member] = task.score(np.concatenate(parts, axis=1), labels)
+        length[~member] = len(labels) * task.n_bins
+    return EvalResult(fitness, length, rate, np.zeros(S), np.zeros((S, n)), np.zeros((S, n)), {"accuracy": acc},
+                      sat, verified)
 
 
 def predict(req: EvalRequest, spec: Any, task: Any, backend: Any, split: str) -> tuple[np.ndarray, np.ndarray]:

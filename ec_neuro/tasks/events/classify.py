@@ -5,7 +5,8 @@ A classification task (`kind = "classify"`) is evaluated by host/classify.py, no
     frames, labels = task.batch(seed, generation)  # the training mini-batch: (B, T, D) float32, (B,) int64,
                                                    # a pure function of (seed, generation)
     frames, labels = task.split("val")             # "train" | "val" | "test": (n, T, D) float32, (n,) int64
-    fitness, accuracy = task.score(logits)         # logits (S, B, n_classes) of S networks on the batch
+    fitness, accuracy = task.score(logits, labels) # logits (S, B, n_classes) of S networks on the batch
+    rows = task.det_rows()                         # the validation rows the deterministic network is scored on
 
 frames = counts * scale, with one data-derived scale such that E_t ||x_t||^2 = 1 over the training split.
 fitness = -mean_b CE(softmax(logits_b), y_b) (loss "ce", the default) or the batch accuracy (loss "accuracy").
@@ -48,7 +49,9 @@ class ClassifyTask:
     control_period = None
 
     def __init__(self, population: int = 1, n_bins: int = 3, pool: int = 2, batch_size: int = 32, loss: str = "ce",
-                 output: str = "readout", logit_gain: float = 1.0, split_seed: int = 0) -> None:
+                 output: str = "readout", logit_gain: float = 1.0, split_seed: int = 0,
+                 det_samples: int | None = 1000) -> None:
+        self.det_samples = None if det_samples is None else _positive_int("det_samples", det_samples)
         self.n_bins = _positive_int("n_bins", n_bins)
         self.pool = _positive_int("pool", pool)
         self.batch_size = _positive_int("batch_size", batch_size)
@@ -110,6 +113,15 @@ class ClassifyTask:
         counts, labels = self.split_counts(name)
         return (counts * np.float32(self.scale)).astype(np.float32), labels
 
+    def det_rows(self) -> np.ndarray:
+        """Rows of the validation split the deterministic network is scored on every generation: all of them, or a
+        fixed random det_samples of them (sorted)."""
+        n = len(self.data.labels["val"])
+        if self.det_samples is None or self.det_samples >= n:
+            return np.arange(n)
+        rng = np.random.default_rng([self.split_seed, 0xDE7])
+        return np.sort(rng.choice(n, self.det_samples, replace=False))
+
     def score(self, logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fitness (S,) and accuracy (S,) of logits (S, B, n_classes) against labels (B,)."""
         nce, acc = neg_ce(np.asarray(logits, np.float64), labels)
@@ -170,11 +182,11 @@ class DigitsEventsTask(ClassifyTask):
 
     def __init__(self, population: int = 1, n_bins: int = 3, pool: int = 2, batch_size: int = 32, loss: str = "ce",
                  output: str = "readout", logit_gain: float = 1.0, split_seed: int = 0, realisations: int = 4,
-                 event_seed: int = 0, limit: int | None = None) -> None:
+                 event_seed: int = 0, limit: int | None = None, det_samples: int | None = 1000) -> None:
         self.realisations = _positive_int("realisations", realisations)
         self.event_seed = int(event_seed)
         self.limit = None if limit is None else _positive_int("limit", limit)
-        super().__init__(population, n_bins, pool, batch_size, loss, output, logit_gain, split_seed)
+        super().__init__(population, n_bins, pool, batch_size, loss, output, logit_gain, split_seed, det_samples)
         side = 34 // self.pool
         dataset._check_pool(self.pool, 34)
         self.n_obs = 2 * side * side
@@ -192,7 +204,7 @@ class NMNISTTask(ClassifyTask):
     def __init__(self, population: int = 1, data: str | None = None, n_bins: int = 3, pool: int = 2,
                  batch_size: int = 32, loss: str = "ce", output: str = "readout", logit_gain: float = 1.0,
                  split_seed: int = 0, crop: int | None = None, denoise_us: float | None = None,
-                 val_frac: float = 0.1, limit: int | None = None) -> None:
+                 val_frac: float = 0.1, limit: int | None = None, det_samples: int | None = 1000) -> None:
         from . import nmnist
         if not data:
             raise UserError(f"task nmnist needs its data folder: --data DIR (task_options.data). "
@@ -201,7 +213,7 @@ class NMNISTTask(ClassifyTask):
             nmnist.locate(data, split)  # a wrong folder is refused now, naming it
         self.data_dir, self.crop, self.denoise_us = str(data), crop, denoise_us
         self.val_frac, self.limit = float(val_frac), limit
-        super().__init__(population, n_bins, pool, batch_size, loss, output, logit_gain, split_seed)
+        super().__init__(population, n_bins, pool, batch_size, loss, output, logit_gain, split_seed, det_samples)
         side = 34 if crop is None else int(crop)
         dataset._check_pool(self.pool, side)
         self.n_obs = 2 * (side // self.pool) ** 2

@@ -40,6 +40,21 @@ class EventData:
     shape: tuple[int, int, int]   # (P, H, W) of one bin before flattening
 
 
+class _Lazy(dict):
+    """A dict whose missing keys are built on first use by the given functions (the training realisations of
+    digits-events are not built to evaluate on val and test)."""
+
+    def __init__(self, **builders: Callable[[], np.ndarray]) -> None:
+        super().__init__()
+        self._builders = builders
+
+    def __missing__(self, key: str) -> np.ndarray:
+        if key not in self._builders:
+            raise KeyError(key)
+        self[key] = value = self._builders[key]()
+        return value
+
+
 def cache_dir() -> Path:
     """Where frames are cached: $ECNEURO_CACHE, else ~/.cache/ec-neuro."""
     return Path(os.environ.get("ECNEURO_CACHE") or Path.home() / ".cache" / "ec-neuro")
@@ -106,8 +121,8 @@ def digits_splits(n_bins: int = 3, pool: int = 2, realisations: int = 1, split_s
 
     base = _flatten(realisation(event_seed), pool)
     train = row[idx["train"]]
-    counts = {"train": np.concatenate([base[train]] + [_flatten(realisation(event_seed + k), pool)[train]
-                                                       for k in range(1, realisations)])}
+    counts = _Lazy(train=lambda: np.concatenate([base[train]] + [_flatten(realisation(event_seed + k), pool)[train]
+                                                               for k in range(1, realisations)]))
     out_labels = {"train": np.tile(labels[idx["train"]], realisations)}
     for s in ("val", "test"):
         counts[s], out_labels[s] = base[row[idx[s]]], labels[idx[s]]

@@ -22,7 +22,6 @@ Layouts accepted under DIR (the `--data DIR` of the CLI):
 """
 from __future__ import annotations
 
-import io
 import os
 import zipfile
 from dataclasses import dataclass
