@@ -61,6 +61,8 @@ class TaskEntry:
 
 
 _GYM = "ec_neuro.tasks.gym:GymTask"
+_EVENT_DEFAULTS = {"population": 128, "generations": 1500, "det_episodes": 1, "verify": "off",
+                   "per_method": {"ec": {"strategy": {"lr": 0.05}, "network": {"n_neurons": 128, "in_scale": 0.3}}}}
 TASKS: dict[str, TaskEntry] = {
     "CartPole-v1": TaskEntry(_GYM, {"env_id": "CartPole-v1"},
                              defaults={"population": 64, "generations": 100, "target_return": 475.0}),
@@ -68,6 +70,10 @@ TASKS: dict[str, TaskEntry] = {
     **{f"{name}-v5": TaskEntry(_GYM, {"env_id": f"{name}-v5", "locomotion": True}, "mujoco", "mujoco",
                                defaults={"population": 256, "generations": 1000})
        for name in ("Hopper", "Walker2d", "HalfCheetah", "Ant", "Humanoid")},
+    # event classification (ec_neuro/tasks/events/, docs/events.md): digits-events is an offline stand-in, not N-MNIST
+    "digits-events": TaskEntry("ec_neuro.tasks.events.classify:DigitsEventsTask",
+                               defaults=_EVENT_DEFAULTS),
+    "nmnist": TaskEntry("ec_neuro.tasks.events.classify:NMNISTTask", defaults=_EVENT_DEFAULTS),
 }
 
 @dataclass(frozen=True)
