@@ -13,8 +13,10 @@ How the members are evaluated (float32, a whole chunk of members per call):
              x W1_p = base + coef_p (XA_pair) B_pair^T     the rank-r product fused into the LIF kernel
     ES       member = center + coef eps (coef = +-sigma): per pair N_k = X eps_k^W1 (a GEMM per pair, the noise of
              a pair drawn once, used by both of its members and dropped), x W1_p = base + coef_p N_pair
-    the rest, per member (numba, prange over members): the hidden LIF over the T bins, the spikes' W2_p rows
-    summed (W2_p = center + coef E2 materialised, H x n_classes), the readout, the logits.
+    the rest, per member (numba, prange over members): the hidden LIF over the T bins; W2_p = center + coef E2 is
+    materialised (H x n_classes).  "membrane": the readout is linear in the spikes, so the kernel only sums
+    z = sum_t wt_t s_t (H,) per sample and logits = z W2_p + b2_p sum_t wt_t (one product per sample, after);
+    "counts": the spikes' rows of W2_p drive the output LIF bin by bin.
 Chunks of members bound memory to about CHUNK_BYTES whatever the population; a member's arithmetic depends only
 on itself, so chunking (and which slots share a call) never changes a result.
 """
