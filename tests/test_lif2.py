@@ -175,3 +175,24 @@ def test_events_bench_quick() -> None:
     for r in (eg, es):
         assert r["sec_per_generation"] > 0 and r["memory"]["peak_rss_MiB"] > 0 and r["memory"]["tracemalloc_peak_MiB"] > 0
     assert out["es_over_eggroll_sec_per_generation"] > 0
+
+
+def test_through_the_classification_task() -> None:
+    """host/classify.py's real-weight path on a tiny digits-events task: members on the shared mini-batch, the
+    center on the validation rows; the task's fitness of our logits."""
+    from ec_neuro.host import classify as hc
+    from ec_neuro.host.config import resolve
+    from ec_neuro.host.rollout import EvalRequest
+    from ec_neuro.tasks.events.classify import DigitsEventsTask, neg_ce
+    cfg = resolve({"task": "digits-events", "method": "eggroll"}, overrides=["network.kind=lif-classifier"])
+    assert cfg.network["n_obs"] == 578 and cfg.strategy["rank"] == 4 and cfg.strategy["lr_decay"] == 0.998
+    task = DigitsEventsTask(limit=2, realisations=1, batch_size=4)
+    spec = registry.network_spec({**cfg.network, "hidden": 8})
+    s = EGGROLL.for_network(spec, 4, EGGROLLParams(rank=2, sigma=0.1))
+    pop = s.ask(s.init(0))
+    req = EvalRequest(pop, spec.to_dict(), None, "numpy", {}, "float", np.zeros(578), np.ones(578), np.arange(5))
+    res = hc.run_classify(req, spec, task, backend=None)
+    frames, labels = task.batch(pop.seed, pop.generation)
+    want, _ = neg_ce(classify(spec, pop, np.arange(4), frames)[0], labels)
+    np.testing.assert_allclose(res.fitness[:4], want, rtol=1e-12)
+    assert np.isfinite(res.fitness).all() and 0 <= res.extra["accuracy"][4] <= 1
