@@ -47,7 +47,11 @@ class DVSParams:
 
 def load_images() -> tuple[np.ndarray, np.ndarray]:
     """The 1,797 sklearn digits as float images in [0, 1] (N, 8, 8) and labels (N,)."""
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ModuleNotFoundError:
+        from ...errors import MissingExtra
+        raise MissingExtra("task digits-events (scikit-learn's bundled digits)", "sklearn", "events") from None
 
     d = load_digits()
     return d.images.astype(np.float64) / 16.0, d.target.astype(np.int64)
