@@ -212,4 +212,5 @@ def write_tree(root: str, seed: int = 0, per_class: int = 2, prm: DVSParams = DV
         ev = sample_events(imgs[i], seed, i, prm)
         return ev["x"], ev["y"], ev["p"], ev["t"]
 
-    return nm.make_tree(root, per_class, seed=seed, layout=layout, events_fn=fn)
+    from .trees import make_tree
+    return make_tree(root, per_class, seed=seed, layout=layout, events_fn=fn)
