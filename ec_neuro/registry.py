@@ -62,7 +62,9 @@ class TaskEntry:
 
 _GYM = "ec_neuro.tasks.gym:GymTask"
 _EVENT_DEFAULTS = {"population": 128, "generations": 1500, "det_episodes": 1, "verify": "off",
-                   "per_method": {"ec": {"strategy": {"lr": 0.05}, "network": {"n_neurons": 128, "in_scale": 0.3}}}}
+                   "per_method": {"ec": {"population": 256, "strategy": {"lr": 0.05},
+                                         "network": {"n_neurons": 128, "in_scale": 0.3},
+                                         "task_options": {"batch_size": 64, "output": "counts"}}}}
 TASKS: dict[str, TaskEntry] = {
     "CartPole-v1": TaskEntry(_GYM, {"env_id": "CartPole-v1"},
                              defaults={"population": 64, "generations": 100, "target_return": 475.0}),

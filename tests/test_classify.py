@@ -178,3 +178,13 @@ def test_lava_sim_gives_the_numpy_fixed_fitness(tmp_path):
     _train(tmp_path / "lava", backend="lava-sim", **kw)
     ref = _fitness(tmp_path / "np")
     assert _fitness(tmp_path / "lava") == ref and len({f for row in ref for f in row["fitness"]}) > 1
+
+
+@pytest.mark.brian2
+@pytest.mark.skipif(importlib.util.find_spec("brian2") is None, reason="brian2 not installed")
+def test_brian2_gives_the_numpy_float_fitness(tmp_path):
+    kw = dict(generations=2, precision="float", task_options={**TINY, "realisations": 1, "batch_size": 2},
+              network={"n_neurons": 8})
+    _train(tmp_path / "np", backend="numpy", **kw)
+    _train(tmp_path / "b2", backend="brian2", **kw)
+    assert _fitness(tmp_path / "b2") == _fitness(tmp_path / "np")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ec_neuro.errors import UserError
-from ec_neuro.tasks.events import dataset, digits as de, frames as fm, nmnist as nm
+from ec_neuro.tasks.events import dataset, digits as de, frames as fm, nmnist as nm, trees
 
 
 # ------------------------------------------------------------------------------- the 40-bit format, exactly
@@ -122,7 +122,7 @@ def test_transforms_match_tonic():
 # ------------------------------------------------------------------------------- layout
 
 def _tree(tmp_path, layout="folders"):
-    return nm.make_tree(tmp_path / "nm", 2, seed=5, layout=layout, n_events=50)
+    return trees.make_tree(tmp_path / "nm", 2, seed=5, layout=layout, n_events=50)
 
 
 @pytest.mark.parametrize("layout", ["folders", "tonic", "zip"])
@@ -177,7 +177,7 @@ def test_corrupt_member_in_zip_names_zip_and_member(tmp_path):
 def test_tonic_dataset_never_downloads(tmp_path):
     pytest.importorskip("tonic")
     root = _tree(tmp_path, "tonic")
-    ds = nm.tonic_dataset(root, "train")
+    ds = trees.tonic_dataset(root, "train")
     ev, label = ds[5]
     assert len(ds) == 20 and label == 2 and len(ev) == 50
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import registry
+from .. import memory, registry
 from ..compilers.common import Lowered, lower
 from ..compilers.quant import quantize_bias
 from ..errors import UserError
@@ -107,6 +107,11 @@ def ei_logits(spec: Any, pop: Any, slots: np.ndarray, precision: str, backend: A
     per substep), saturated biases, verification reports (when `plan` names slots of this request)."""
     slots = np.asarray(slots)
     S, B, T = len(slots), counts.shape[0], counts.shape[1]
+    N = spec.n_neurons
+    memory.require(memory.PROCESS_BYTES + S * B * (N * N + N * spec.n_act + 8 * T * N) +
+                   memory.backend_bytes(getattr(backend, "name", "numpy"), N, S * B, N * N),
+                   f"{S} networks x a mini-batch of {B} samples ({S * B} copies of {N} neurons)",
+                   "Use a smaller --population, task_options.batch_size or network.n_neurons")
     masks = pop.masks(spec, slots)
     low1 = lower(spec, masks, precision)
     checked = verify.local_slots(plan, slots, backend)

@@ -11,7 +11,8 @@ A classification task (`kind = "classify"`) is evaluated by host/classify.py, no
 frames = counts * scale, with one data-derived scale such that E_t ||x_t||^2 = 1 over the training split.
 fitness = -mean_b CE(softmax(logits_b), y_b) (loss "ce", the default) or the batch accuracy (loss "accuracy").
 It still offers the Task interface (reset/step: each copy plays one training sample, its actions in [-1, 1] the
-per-bin logits, its return the sample's negative cross-entropy), so check_task and `ecneuro tasks` work on it.
+per-bin logits, its return the sample's negative cross-entropy), so check_task, `ecneuro tasks` and the raster of
+`ecneuro plot` work on it (an episode is n_bins steps: the option max_steps is accepted and ignored).
 """
 from __future__ import annotations
 
@@ -182,7 +183,8 @@ class DigitsEventsTask(ClassifyTask):
 
     def __init__(self, population: int = 1, n_bins: int = 3, pool: int = 2, batch_size: int = 32, loss: str = "ce",
                  output: str = "readout", logit_gain: float = 1.0, split_seed: int = 0, realisations: int = 4,
-                 event_seed: int = 0, limit: int | None = None, det_samples: int | None = 1000) -> None:
+                 event_seed: int = 0, limit: int | None = None, det_samples: int | None = 1000,
+                 max_steps: int | None = None) -> None:
         self.realisations = _positive_int("realisations", realisations)
         self.event_seed = int(event_seed)
         self.limit = None if limit is None else _positive_int("limit", limit)
@@ -204,7 +206,8 @@ class NMNISTTask(ClassifyTask):
     def __init__(self, population: int = 1, data: str | None = None, n_bins: int = 3, pool: int = 2,
                  batch_size: int = 32, loss: str = "ce", output: str = "readout", logit_gain: float = 1.0,
                  split_seed: int = 0, crop: int | None = None, denoise_us: float | None = None,
-                 val_frac: float = 0.1, limit: int | None = None, det_samples: int | None = 1000) -> None:
+                 val_frac: float = 0.1, limit: int | None = None, det_samples: int | None = 1000,
+                 max_steps: int | None = None) -> None:
         from . import nmnist
         if not data:
             raise UserError(f"task nmnist needs its data folder: --data DIR (task_options.data). "

@@ -47,7 +47,11 @@ class DVSParams:
 
 def load_images() -> tuple[np.ndarray, np.ndarray]:
     """The 1,797 sklearn digits as float images in [0, 1] (N, 8, 8) and labels (N,)."""
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ModuleNotFoundError:
+        from ...errors import MissingExtra
+        raise MissingExtra("task digits-events (scikit-learn's bundled digits)", "sklearn", "events") from None
 
     d = load_digits()
     return d.images.astype(np.float64) / 16.0, d.target.astype(np.int64)
@@ -208,4 +212,5 @@ def write_tree(root: str, seed: int = 0, per_class: int = 2, prm: DVSParams = DV
         ev = sample_events(imgs[i], seed, i, prm)
         return ev["x"], ev["y"], ev["p"], ev["t"]
 
-    return nm.make_tree(root, per_class, seed=seed, layout=layout, events_fn=fn)
+    from .trees import make_tree
+    return make_tree(root, per_class, seed=seed, layout=layout, events_fn=fn)
