@@ -107,7 +107,10 @@ def train_bytes(cfg: Any) -> int:
     slots = max((cfg.population + cfg.det_episodes) * episodes, int(getattr(cfg, "confirm_episodes", 0) or 0))
     workers = max(1, int(cfg.workers))
     host = PROCESS_BYTES + STRATEGY_BYTES_PER_PARAM * D
-    evaluating = per_member * D * slots + backend_bytes(cfg.backend, N, slots, N * N) + 16 * D * workers
+    if hasattr(spec, "eval_bytes"):  # a forward that works in bounded chunks (networks/lif2.py)
+        evaluating = spec.eval_bytes(slots) * workers + 16 * D * workers
+    else:
+        evaluating = per_member * D * slots + backend_bytes(cfg.backend, N, slots, N * N) + 16 * D * workers
     return host + evaluating + (PROCESS_BYTES * workers if workers > 1 else 0)
 
 

@@ -61,6 +61,10 @@ class TaskEntry:
 
 
 _GYM = "ec_neuro.tasks.gym:GymTask"
+_EVENT_DEFAULTS = {"population": 128, "generations": 1500, "det_episodes": 1, "verify": "off",
+                   "per_method": {"ec": {"population": 256, "strategy": {"lr": 0.05},
+                                         "network": {"n_neurons": 128, "in_scale": 0.3},
+                                         "task_options": {"batch_size": 64, "output": "counts"}}}}
 TASKS: dict[str, TaskEntry] = {
     "CartPole-v1": TaskEntry(_GYM, {"env_id": "CartPole-v1"},
                              defaults={"population": 64, "generations": 100, "target_return": 475.0}),
@@ -68,6 +72,10 @@ TASKS: dict[str, TaskEntry] = {
     **{f"{name}-v5": TaskEntry(_GYM, {"env_id": f"{name}-v5", "locomotion": True}, "mujoco", "mujoco",
                                defaults={"population": 256, "generations": 1000})
        for name in ("Hopper", "Walker2d", "HalfCheetah", "Ant", "Humanoid")},
+    # event classification (ec_neuro/tasks/events/, docs/events.md): digits-events is an offline stand-in, not N-MNIST
+    "digits-events": TaskEntry("ec_neuro.tasks.events.classify:DigitsEventsTask",
+                               defaults=_EVENT_DEFAULTS),
+    "nmnist": TaskEntry("ec_neuro.tasks.events.classify:NMNISTTask", defaults=_EVENT_DEFAULTS),
 }
 
 @dataclass(frozen=True)
@@ -79,7 +87,7 @@ class MethodEntry:
     summary: str = ""
 
 
-_REAL = ("dense-rsnn", "gru", "lstm")
+_REAL = ("dense-rsnn", "gru", "lstm", "lif-classifier")  # the first, dense-rsnn, is the default (control tasks)
 METHODS: dict[str, MethodEntry] = {  # the first network of each is its default
     "ec": MethodEntry("ec_neuro.strategies.ec:EC", ("ei-rsnn",),
                       "Evolving Connectivity: NES over the probabilities of 1-bit E/I connections"),
@@ -109,6 +117,9 @@ NETWORKS: dict[str, NetworkEntry] = {
                                "the reference's dense RSNN: EC's LIF with signed real weights, no E/I split", ("float",)),
     "gru": NetworkEntry(_W + "GRUSpec", ("numpy",), "a GRU policy (hidden 256) and a linear readout", ("float",)),
     "lstm": NetworkEntry(_W + "LSTMSpec", ("numpy",), "an LSTM policy (hidden 128) and a linear readout", ("float",)),
+    "lif-classifier": NetworkEntry("ec_neuro.spec.classifier:LIFClassifierSpec", ("numpy",),
+                                   "the EGGROLL paper's two-layer LIF classifier of event frames (N-MNIST), "
+                                   "classification tasks only", ("float",)),
 }
 
 # export format -> writer target
@@ -126,6 +137,7 @@ SUITES: dict[str, str] = {
     "brian2": "ec_neuro.bench.brian2:run",  # brian2 vs numpy float, population 64 closed loop
     "methods": "ec_neuro.bench.methods:run",  # EC vs ES-RSNN vs EGGROLL-RSNN vs ES-GRU vs ES-LSTM, per generation
     "workers": "ec_neuro.bench.workers:run",  # generation time vs process / Ray workers, bytes per generation
+    "events": "ec_neuro.bench.events:run",    # EGGROLL vs full-rank ES on the N-MNIST LIF classifier: s/gen, memory
 }
 
 # `ecneuro NAME` -> click command target

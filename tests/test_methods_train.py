@@ -87,7 +87,8 @@ def test_worker_count_does_not_change_fitness(tmp_path: Path, method: str, netwo
 
 def test_bad_combinations_are_refused_in_one_line() -> None:
     for settings, match in ((dict(method="ec", network="gru"), "method 'ec' does not train network 'gru'. "
-                             "Supported: ec: ei-rsnn; es: dense-rsnn, gru, lstm; eggroll: dense-rsnn, gru, lstm"),
+                             "Supported: ec: ei-rsnn; es: dense-rsnn, gru, lstm, lif-classifier; "
+                             "eggroll: dense-rsnn, gru, lstm, lif-classifier"),
                             (dict(method="eggroll", network="ei-rsnn"), "does not train network 'ei-rsnn'"),
                             (dict(method="es", network="lstm", backend="lava-sim"), "runs on numpy, not on backend"),
                             (dict(method="es", network="gru", precision="fixed"), "float precision only"),
@@ -104,7 +105,8 @@ def test_bad_combinations_are_refused_in_one_line() -> None:
 def test_method_defaults_come_from_the_reference_per_network() -> None:
     assert resolve({"method": "es"}).network["kind"] == "dense-rsnn"                       # the method's first network
     assert resolve({"method": "es"}).strategy == {"sigma": 0.3, "lr": 0.15, "optimizer": "adamw",
-                                                  "weight_decay": 0.1, "shaping": "centred_ranks"}
+                                                  "weight_decay": 0.1, "shaping": "centred_ranks",
+                                                  "lr_decay": 1.0}
     gru = resolve({"method": "es"}, overrides=["network.kind=gru"])
     assert (gru.strategy["sigma"], gru.strategy["lr"], gru.network["hidden"]) == (0.02, 0.01, 256)
     lstm = resolve({"method": "eggroll", "strategy": {"rank": 4}}, overrides=["network.kind=lstm"])

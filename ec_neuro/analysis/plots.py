@@ -268,3 +268,26 @@ def method_curves(runs: dict[str, list[dict[str, Any]]], path: Path, title: str)
     fig.tight_layout()
     _save(plt, fig, path, 120)
     return path
+
+
+def confusion_matrix(m: np.ndarray, path: Path, title: str) -> Path:
+    """A confusion matrix (rows: true class, columns: predicted), counts written in the cells."""
+    plt = _plt()
+    C = m.shape[0]
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    frac = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    im = ax.imshow(frac, cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(C):
+        for j in range(C):
+            if m[i, j]:
+                ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=7,
+                        color="white" if frac[i, j] > 0.5 else "black")
+    ax.set_xticks(range(C))
+    ax.set_yticks(range(C))
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class")
+    fig.tight_layout()
+    _save(plt, fig, Path(path), 120)
+    return Path(path)

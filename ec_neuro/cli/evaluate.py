@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import click
 
@@ -18,11 +20,16 @@ from .options import backend_help, backend_option, parse_pairs
 @click.option("--seed", type=int, default=12345, show_default=True, help="seed of the episodes")
 @click.option("--task", default=None, help="another task with the same sizes  [default: the run's]")
 @click.option("--max-steps", type=int, default=None, help="episode limit  [default: the task's]")
+@click.option("--data", type=click.Path(), default=None, help="a classification task's data folder (N-MNIST)  "
+                                                              "[default: the run's]")
 @backend_option
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="also write the full reports here")
-def evaluate(source, episodes, backends, precision, seed, task, max_steps, backend_options,
+def evaluate(source, episodes, backends, precision, seed, task, max_steps, data, backend_options,
              json_file) -> None:  # type: ignore[no-untyped-def]
-    """Evaluate the run's best deterministic network: mean ± std, range, lengths, solved or not."""
+    """Evaluate the run's best deterministic network: mean ± std, range, lengths, solved or not.
+
+    On a classification task (digits-events, nmnist): validation and test accuracy, and the test confusion
+    matrix as RUN_DIR/confusion.png."""
     from .. import files
     from ..deploy.deployed import as_network
     from ..host.evaluate import evaluate as run, summary
@@ -33,8 +40,11 @@ def evaluate(source, episodes, backends, precision, seed, task, max_steps, backe
     for b in backends or ("numpy",):  # every backend checked before the first one runs
         registry.backend_options(b, options)
     net = as_network(source)
-    reports = [run(net, episodes, b, precision, seed, task, options, max_steps) for b in (backends or ("numpy",))]
-    if len(reports) == 1:
+    data = os.path.abspath(data) if data else None
+    reports = [run(net, episodes, b, precision, seed, task, options, max_steps, data) for b in (backends or ("numpy",))]
+    if reports[0].get("kind") == "classify":
+        _classify(reports, source)
+    elif len(reports) == 1:
         click.echo(summary(reports[0]))
     else:
         click.echo(f"{'backend':18s} {'mean':>10s} {'std':>9s} {'min':>9s} {'max':>9s} {'length':>8s}  solved")
@@ -45,3 +55,16 @@ def evaluate(source, episodes, backends, precision, seed, task, max_steps, backe
     if json_file:
         files.atomic_write(json_file, json.dumps(reports if len(reports) > 1 else reports[0], indent=1))
         click.echo(f"reports written to {json_file}", err=True)
+
+
+def _classify(reports: list, source: str) -> None:
+    """Print val/test accuracy per backend; a run directory gets the (first backend's) confusion.png."""
+    from ..host.classify_eval import summary, write_confusion
+    if len(reports) == 1:
+        click.echo(summary(reports[0]))
+    else:
+        click.echo(f"{'backend':18s} {'val acc':>8s} {'test acc':>9s}")
+        for r in reports:
+            click.echo(f"{r['backend'] + '/' + r['precision']:18s} {r['val_accuracy']:8.4f} {r['accuracy']:9.4f}")
+    if Path(source).is_dir():
+        click.echo(f"confusion matrix: {write_confusion(reports[0], Path(source) / 'confusion.png')}", err=True)

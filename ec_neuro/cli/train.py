@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from typing import Any
 
 import click
 
@@ -36,6 +38,8 @@ CHANGEABLE_ON_RESUME = ("generations", "workers", "ray_address", "ray_local")
 @click.option("--ray-address", help="evaluate on the Ray cluster at HOST:PORT (or auto), one actor per CPU or "
                                     "--workers N (results do not depend on it; see docs/ray.md)")
 @click.option("--ray-local", type=int, help="evaluate on N actors of a private Ray started on 127.0.0.1")
+@click.option("--data", type=click.Path(), help="the data folder of a task that needs one (nmnist: the folder "
+                                                "holding Train/ and Test/ or their zips; docs/events.md)")
 @click.option("--verify", help="check the fast lava-sim tier against Intel's stock models (docs/lava.md): every, "
                                "off, or N (every N-th generation)  [default: every]")
 @click.option("--config", "config_file", type=click.Path(), help="a TOML config (see examples/config.toml); "
@@ -46,7 +50,7 @@ CHANGEABLE_ON_RESUME = ("generations", "workers", "ray_address", "ray_local")
 @click.option("--resume", "resume_dir", type=click.Path(), help="continue (or extend) the run in this directory")
 @click.option("--print-config", is_flag=True, help="print the fully resolved config as TOML and exit")
 def train(task, method, network, backend, precision, population, generations, seed, workers, ray_address, ray_local,
-          verify, config_file, overrides, backend_options, run_dir, resume_dir,
+          data, verify, config_file, overrides, backend_options, run_dir, resume_dir,
           print_config) -> None:  # type: ignore[no-untyped-def]
     """Evolve a network on a task; the deterministic network (rho > 0.5 for EC) is the headline.
 
@@ -60,7 +64,7 @@ def train(task, method, network, backend, precision, population, generations, se
                     ray_local=ray_local, verify=verify)
     if resume_dir:
         given = [k for k, v in settings.items() if v is not None and k not in CHANGEABLE_ON_RESUME]
-        given += ["network"] * bool(network)
+        given += ["network"] * bool(network) + ["data"] * bool(data)
         given += ["config"] * bool(config_file) + ["set"] * bool(overrides) + ["backend-option"] * bool(
             backend_options) + ["run-dir"] * bool(run_dir) + ["print-config"] * print_config
         if given:
@@ -80,6 +84,8 @@ def train(task, method, network, backend, precision, population, generations, se
             settings["backend_options"] = parse_pairs(backend_options, "--backend-option")
         if network:
             overrides = (f"network.kind={network}", *overrides)
+        if data:  # recorded absolute, so workers and resumed runs find it from any folder
+            settings["task_options"] = {**_file_options(config_file), "data": os.path.abspath(data)}
         cfg = resolve(settings, file=config_file, overrides=list(overrides))
         if print_config:
             click.echo(to_toml(cfg.to_dict()))
@@ -94,6 +100,15 @@ def train(task, method, network, backend, precision, population, generations, se
     except interrupt.Interrupted as e:
         raise interrupt.Interrupted(e.signum, f"{e}: {_where(out)}") from None
     _summary(run)
+
+
+def _file_options(config_file: str | None) -> dict[str, Any]:
+    """The task_options of a --config file (so --data adds to them rather than replacing them)."""
+    if not config_file:
+        return {}
+    from ..host.config import load_file
+    opts = load_file(config_file).get("task_options") or {}
+    return dict(opts) if isinstance(opts, dict) else {}
 
 
 def _where(run_dir: str) -> str:
@@ -115,5 +130,6 @@ def _where(run_dir: str) -> str:
 def _summary(run) -> None:  # type: ignore[no-untyped-def]
     last = run.last
     click.echo(json.dumps({"run_dir": str(run.path), **{k: last.get(k) for k in
-                                                          ("generation", "det_return", "best", "wall_time")}}))
+                                                          ("generation", "det_return", "best", "wall_time")},
+                            **({"det_accuracy": last["det_accuracy"]} if "det_accuracy" in last else {})}))
     sys.stdout.flush()

@@ -213,12 +213,27 @@ def resolve(settings: Mapping[str, Any] | None = None, *, file: str | Path | Non
         apply_override(d, item)
     task = d.get("task", TrainConfig.task)
     ref = resolve_task(task, d.get("task_entry") or None) if isinstance(task, str) else None
-    merged = {**(ref.defaults if ref else {}), **d}
+    merged = _with_defaults(dict(ref.defaults) if ref else {}, d)
     backend = merged.get("backend", TrainConfig.backend)
     if isinstance(backend, str) and backend in registry.BACKENDS:
         merged.setdefault("precision", registry.BACKENDS[backend].default_precision)
     cfg = TrainConfig.from_dict(merged)
     return complete(cfg)
+
+
+def _with_defaults(defaults: dict[str, Any], d: dict[str, Any]) -> dict[str, Any]:
+    """Task defaults < settings, tables (network, strategy, ...) merged key by key; a task's `per_method`
+    defaults ({"ec": {...}}) apply to that method only."""
+    per = defaults.pop("per_method", {}) or {}
+    method = d.get("method", defaults.get("method", TrainConfig.method))
+    for extra in [per.get(method, {})] if isinstance(method, str) else []:
+        for k, v in extra.items():
+            defaults[k] = {**defaults.get(k, {}), **v} if isinstance(v, dict) else v
+    out = {**defaults, **d}
+    for k, v in defaults.items():
+        if isinstance(v, dict) and isinstance(d.get(k), dict):
+            out[k] = {**v, **d[k]}
+    return out
 
 
 def config(file: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (), **settings: Any) -> TrainConfig:
@@ -235,6 +250,7 @@ def complete(cfg: TrainConfig) -> TrainConfig:
         n_obs, n_act = int(task.n_obs), int(task.n_act)
         solved_episodes = int(getattr(task, "solved_episodes", 0) or 0)
         has_solved = getattr(task, "solved_threshold", None) is not None
+        classification = callable(getattr(task, "batch", None)) and callable(getattr(task, "split", None))
     finally:
         task.close()
     net = {"kind": cfg.network_kind, **cfg.network}
@@ -245,6 +261,9 @@ def complete(cfg: TrainConfig) -> TrainConfig:
         net[name] = val
     registry.check_combination(cfg.method, net["kind"], cfg.backend, cfg.precision)
     spec = registry.network_spec(net)
+    if getattr(spec, "classify", None) and not classification:  # e.g. lif-classifier on CartPole
+        raise UserError(f"network {net['kind']!r} is a classifier of event frames: it trains on a classification "
+                        f"task (one with mini-batches, e.g. digits-events), not on {cfg.task}", "network")
     params = cfg.strategy_params()
     registry.method_class(cfg.method).for_network(spec, cfg.population, params)  # e.g. an odd population for ES
     options = registry.backend_options(cfg.backend, cfg.backend_options)

@@ -24,13 +24,14 @@ MAX_EPISODES = 100_000
 
 def evaluate(source: Any, episodes: int = 20, backend: str = "numpy", precision: str | None = None,
              seed: int = 12345, task: str | None = None, backend_options: Mapping[str, Any] | None = None,
-             max_steps: int | None = None) -> dict[str, Any]:
+             max_steps: int | None = None, data: str | None = None) -> dict[str, Any]:
     """Run `episodes` fresh episodes of the network (a Deployed, Run, run directory or .npz) and summarise them.
 
     precision defaults to the one the network was trained in; returns {task, backend, precision, episodes,
     mean, std, min, max, mean_length, solved (None when the task has no threshold or the episodes are fewer than
     its definition needs), threshold, returns,
-    lengths, and the task's own per-episode figures}."""
+    lengths, and the task's own per-episode figures}.  On a classification task: the accuracy on its validation
+    and test splits instead (host/classify_eval.py; `data` replaces its data folder, `episodes` is unused)."""
     validate.integer("episodes", episodes, 1, MAX_EPISODES)
     validate.seed("seed", seed)
     if max_steps is not None:
@@ -39,6 +40,11 @@ def evaluate(source: Any, episodes: int = 20, backend: str = "numpy", precision:
     if task is not None:
         validate.text("task", task, "a task name, a gymnasium id or pkg.module:Class")
     net = as_network(source)
+    if task or net.task:
+        from .classify_eval import evaluate_classify, is_classify_ref
+        ref = resolve_task(task or net.task, None if task else net.meta.get("task_entry"))
+        if is_classify_ref(ref):
+            return evaluate_classify(net, ref, backend, precision, seed, backend_options, data)
     if not isinstance(net, Deployed):  # a network of real weights (ES, EGGROLL): host/weights.py
         from .weights import evaluate_weights
         return evaluate_weights(net, episodes, backend, precision, seed, task, backend_options, max_steps)

@@ -17,6 +17,8 @@ def line(row: dict[str, Any]) -> str:
     text = FMT.format(**clean)
     if "mean_rho" in row:
         text += f"  rho {row['mean_rho']:.3f}"
+    if "det_accuracy" in row:  # a classification task: batch accuracy of the members, validation of the det
+        text += f"  acc {row['mean_accuracy']:.3f} val {row['det_accuracy']:.3f}"
     if "det_forward_distance" in row:
         text += f"  fwd {row['det_forward_distance']:.2f}m"
     c = row.get("confirmed")

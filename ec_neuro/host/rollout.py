@@ -130,6 +130,8 @@ class TaskLoop:
 def run_request(req: EvalRequest, backend: Any, task: Any) -> EvalResult:
     """Evaluate the request's slots on `backend` with `task`; a diverged member gives NaN fitness, not a crash."""
     spec = registry.network_spec(req.spec)
+    if getattr(task, "kind", None) == "classify":  # a mini-batch of samples per slot (host/classify.py)
+        return registry.load("ec_neuro.host.classify:run_classify")(req, spec, task, backend)
     if getattr(spec, "forward", None):  # a network of real weights: its own population forward (host/weights.py)
         return registry.load("ec_neuro.host.weights:run_weights")(req, spec, task)
     pop, E = req.population, req.episodes

@@ -126,9 +126,13 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
     rows = rd.keep_history(state.generation)
     run = Run(rd.path, cfg)
     last: dict[str, Any] = rows[-1] if rows else {}
-    if last and _done(cfg, last.get("det_return"), last.get("confirmed")):
-        return run
     task = cfg.task_ref
+    headline = _headline(task)
+    entry = cfg.task_entry  # a classification task is evaluated on the data it was trained on: options included
+    if headline == "det_accuracy":
+        entry = {**cfg.task_entry, "kwargs": {**cfg.task_entry.get("kwargs", {}), **cfg.task_options}}
+    if last and _done(cfg, last.get(headline), last.get("confirmed")):
+        return run
     P = cfg.population
     slots = np.arange(P + cfg.det_episodes)
     workers = make_workers(cfg.workers, cfg.ray_address, cfg.ray_local, cfg.ray_timeout, cfg.ray_replay)
@@ -157,7 +161,7 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
                 row["verified"] = verified
             det_ret = row["det_return"]
             confirmed = None
-            if _reached(cfg, det_ret) and cfg.confirm_episodes:
+            if _reached(cfg, row.get(headline)) and cfg.confirm_episodes:
                 t1 = time.perf_counter()
                 confirmed = _confirm(cfg, workers, pop, task, mean_obs, std_obs)
                 counters["wall_time"] += time.perf_counter() - t1
@@ -168,7 +172,7 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
             files.append_jsonl(rd / "metrics.jsonl", row)
             if _better(counters, det_ret, confirmed):
                 meta = {"generation": pop.generation, "det_return": det_ret, "precision": cfg.precision,
-                        "seed": cfg.seed, "task_entry": cfg.task_entry, "confirmed": confirmed}
+                        "seed": cfg.seed, "task_entry": entry, "confirmed": confirmed}
                 if getattr(spec, "forward", None):  # real weights (ES, EGGROLL): the center, deploy/weights.py
                     meta["method"] = cfg.method
                     deployed_weights.save(rd / "best.npz", deployed_weights.WeightsNetwork(
@@ -179,13 +183,23 @@ def _loop(cfg: TrainConfig, rd: RunDir, ck: ckpt.Checkpoint | None, progress: Pr
                     deployed.save(rd / "best.npz", net)
             ckpt.save(rd / "checkpoint.npz", ckpt.Checkpoint(state, norm, counters, cfg.to_dict()))
             progress(row)
-            if _done(cfg, det_ret, confirmed):
+            if _done(cfg, row.get(headline), confirmed):
                 break
     except BaseException:
         workers.close(abort=True)
         raise
     workers.close()
     return run
+
+
+def _headline(task: Any) -> str:
+    """The metrics.jsonl figure a target is checked against: det_return, or for a classification task the
+    deterministic network's validation accuracy (det_accuracy; host/classify.py)."""
+    try:
+        kind = getattr(task.load(), "kind", None)
+    except UserError:
+        kind = None
+    return "det_accuracy" if kind == "classify" else "det_return"
 
 
 def _reached(cfg: TrainConfig, det_return: float | None) -> bool:

@@ -52,7 +52,7 @@ def noise_size(layout: Layout, rank: int) -> int:
 
 @dataclass(frozen=True)
 class EGGROLLParams:
-    """rank r of each matrix's perturbation; sigma, lr, optimizer, weight_decay, shaping as ESParams."""
+    """rank r of each matrix's perturbation; sigma, lr, optimizer, weight_decay, shaping, lr_decay as ESParams."""
 
     rank: int = 1
     sigma: float = 0.3
@@ -60,6 +60,7 @@ class EGGROLLParams:
     optimizer: str = "adamw"
     weight_decay: float = 0.1
     shaping: str = "centred_ranks"
+    lr_decay: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.rank, int) or isinstance(self.rank, bool) or not 1 <= self.rank <= 4096:

@@ -51,6 +51,10 @@ def check_weight_params(p: Any) -> None:
     wd = p.weight_decay
     if isinstance(wd, bool) or not isinstance(wd, (int, float)) or not math.isfinite(wd) or wd < 0:
         raise UserError(f"strategy.weight_decay must be a number >= 0, got {wd!r}", "strategy.weight_decay")
+    decay = p.lr_decay
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not math.isfinite(decay) or not 0 < decay <= 1:
+        raise UserError(f"strategy.lr_decay must be a number in (0, 1] (the learning rate's factor per generation), "
+                        f"got {decay!r}", "strategy.lr_decay")
     if p.optimizer not in KINDS:
         raise UserError(f"strategy.optimizer must be one of {', '.join(KINDS)}, got {p.optimizer!r}",
                         "strategy.optimizer")
@@ -67,7 +71,8 @@ def check_population(population: object) -> int:
 @dataclass(frozen=True)
 class ESParams:
     """sigma: noise scale; lr, optimizer ("adamw", "adam", "sgd"), weight_decay (decoupled, adamw and sgd);
-    shaping: "centred_ranks" (the reference) or "zscore".  Per-network defaults: the network's
+    shaping: "centred_ranks" (the reference) or "zscore"; lr_decay: the learning rate of generation g is
+    lr * lr_decay**g (1: constant, the reference).  Per-network defaults: the network's
     `strategy_defaults` (the reference's: dense RSNN sigma 0.3, lr 0.15; GRU/LSTM sigma 0.02, lr 0.01)."""
 
     sigma: float = 0.3
@@ -75,6 +80,7 @@ class ESParams:
     optimizer: str = "adamw"
     weight_decay: float = 0.1
     shaping: str = "centred_ranks"
+    lr_decay: float = 1.0
 
     def __post_init__(self) -> None:
         check_weight_params(self)
@@ -200,8 +206,10 @@ def init_state(n: int, seed: int, center: np.ndarray | None, init: Callable[[int
 
 
 def step(p: Any, state: WeightState, f: np.ndarray, g: np.ndarray) -> tuple[WeightState, dict[str, float]]:
-    """Apply the optimiser to ascent direction g; the metrics tell reports."""
-    delta, opt = ascend(p.optimizer, p.lr, g, state.opt, theta=state.center, weight_decay=p.weight_decay)
+    """Apply the optimiser to ascent direction g (learning rate lr * lr_decay**generation); the metrics tell
+    reports."""
+    lr = p.lr if p.lr_decay == 1.0 else p.lr * p.lr_decay ** state.generation
+    delta, opt = ascend(p.optimizer, lr, g, state.opt, theta=state.center, weight_decay=p.weight_decay)
     center = state.center + delta
     metrics = {"grad_norm": float(np.linalg.norm(g)), "center_norm": float(np.linalg.norm(center)),
                "n_nonfinite": int(np.count_nonzero(~np.isfinite(f)))}
