@@ -58,3 +58,15 @@ def test_frames_adapter_gives_slayer_layout():
     assert d.x_train.shape == (5, 18, 7) and d.n_classes == 3 and d.x_train.dtype == np.float32
     assert np.array_equal(d.x_train[1, :, 4], (frames[1, 4].reshape(-1) > 0).astype(np.float32))
     assert "synthetic" in DATASETS
+
+
+def test_digits_events_dataset_is_the_tasks_split(tmp_path, monkeypatch):
+    """SLAYER's digits-events are the classification task's train and test samples, one spike per non-empty bin."""
+    monkeypatch.setenv("ECNEURO_CACHE", str(tmp_path / "cache"))
+    from ec_neuro.baselines.slayer import dataset
+    from ec_neuro.tasks.events.dataset import digits_splits
+    d = dataset("digits-events", n_bins=5, pool=2, limit=1)
+    ref = digits_splits(n_bins=5, pool=2, limit=1)
+    assert d.x_train.shape == (len(ref.labels["train"]), 578, 5) and d.n_classes == 10
+    assert np.array_equal(d.y_test, ref.labels["test"])
+    assert np.array_equal(d.x_test, (ref.counts["test"] > 0).transpose(0, 2, 1).astype(np.float32))

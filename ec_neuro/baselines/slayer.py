@@ -20,12 +20,13 @@ Pitfalls handled here (measured in lava-dl 0.6.0):
 * the recurrent block always keeps its state between forward calls: `reset_state()` before every batch;
 * per-sample evaluation in netx pauses after every window and zeroes u, v and the synapses' spikes in flight.
 
-Datasets: `DATASETS` maps a name to a function returning `EventData`.  HOOK for the event-classification
-tasks (digits-events, N-MNIST): add an entry that loads the task's frames and calls
-`EventData.from_frames(name, frames_train, y_train, frames_test, y_test)` with frames (S, T, ...) (e.g.
-(S, T, 2, 34, 34) ON/OFF counts per bin); that is all the baseline needs.  Command line:
+Datasets: `DATASETS` maps a name to a function returning `EventData`: `synthetic`, and `digits-events`, the
+offline stand-in for N-MNIST (ec_neuro/tasks/events, docs/events.md), whose splits and binning are the
+classification tasks' own (train on the task's train split, test on its test split); a bin with any event is one
+input spike (`EventData.from_frames`).  Command line:
 
     python -m ec_neuro.baselines.slayer --dataset synthetic --epochs 20 --hidden 64 --json slayer.json
+    python -m ec_neuro.baselines.slayer --dataset digits-events --bins 30 --pool 2 --epochs 20 --json s.json
 """
 from __future__ import annotations
 
@@ -109,7 +110,16 @@ def synthetic(n_classes: int = 4, channels: int = 32, steps: int = 24, train_per
 
 
 # name -> function returning EventData.  HOOK: "digits-events": "<the events module>:<loader>" goes here.
-DATASETS: dict[str, Callable[..., EventData]] = {"synthetic": synthetic}
+def digits_events(n_bins: int = 30, pool: int = 2, realisations: int = 1, limit: int | None = None) -> EventData:
+    """digits-events as SLAYER's (S, C, T) events: the classification task's train and test splits, C = 2*34*34
+    / pool^2 channels, T = n_bins bins of the 315 ms sample."""
+    from ..tasks.events.dataset import digits_splits
+    d = digits_splits(n_bins=n_bins, pool=pool, realisations=realisations, limit=limit)
+    return EventData.from_frames("digits-events", d.counts["train"], d.labels["train"], d.counts["test"],
+                                 d.labels["test"], 10)
+
+
+DATASETS: dict[str, Callable[..., EventData]] = {"synthetic": synthetic, "digits-events": digits_events}
 
 
 def dataset(name: str, **kw: Any) -> EventData:
@@ -270,6 +280,8 @@ def netx_check(model: SlayerRSNN, path: str | Path, x: np.ndarray, y: np.ndarray
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ec_neuro.baselines.slayer", description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="synthetic", help=f"one of {', '.join(DATASETS)}")
+    ap.add_argument("--bins", type=int, default=30, help="digits-events: time bins per sample")
+    ap.add_argument("--pool", type=int, default=2, help="digits-events: 2x2 sum-pooling of the 34x34 field (1: none)")
     ap.add_argument("--epochs", type=int, default=SlayerConfig.epochs)
     ap.add_argument("--hidden", type=int, default=SlayerConfig.hidden)
     ap.add_argument("--batch", type=int, default=SlayerConfig.batch)
@@ -281,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=".", help="folder for slayer.net")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
-    data = dataset(a.dataset)
+    data = dataset(a.dataset, **({"n_bins": a.bins, "pool": a.pool} if a.dataset == "digits-events" else {}))
     cfg = SlayerConfig(hidden=a.hidden, epochs=a.epochs, batch=a.batch, lr=a.lr, seed=a.seed, threads=a.threads)
     t0 = time.perf_counter()
     model, log = train(data, cfg, progress=lambda r: print(json.dumps(r), file=sys.stderr, flush=True))
