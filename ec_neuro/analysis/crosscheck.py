@@ -9,7 +9,6 @@ numpy/float, recorded) or random N(0, scale^2).  The comparison rules are in `ec
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Mapping
 
