@@ -155,7 +155,9 @@ def slot_logits(req: EvalRequest, spec: Any, task: Any, backend: Any, counts: np
     if fn:
         frames = (counts * np.float32(task.scale)).astype(np.float32)
         logits, spikes = registry.load(fn, f"network {spec.kind!r} classifier")(spec, pop, slots, frames)
-        return np.asarray(logits, np.float64), np.asarray(spikes, np.float64), 0, []
+        units = getattr(spec, "hidden", None) or getattr(spec, "n_neurons", 1)  # total spikes -> per unit per bin
+        rate = np.asarray(spikes, np.float64) / (frames.shape[0] * frames.shape[1] * units)
+        return np.asarray(logits, np.float64), rate, 0, []
     if getattr(spec, "forward", None):
         raise UserError(f"network {spec.kind!r} has no classifier (spec.classify); it cannot run a classification "
                         "task", "network")
