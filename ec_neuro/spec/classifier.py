@@ -46,7 +46,7 @@ class LIFClassifierSpec(WeightSpec):
     forward: ClassVar[str] = "ec_neuro.networks.lif2:ControlForward"   # refuses: classification only
     classify: ClassVar[str] = "ec_neuro.networks.lif2:classify"        # the population forward on mini-batches
     spiking: ClassVar[bool] = True
-    # snn_es.py's measured settings (/work/scratch/events REPORT §4): Adam (no weight decay), sigma 0.1, lr 0.02
+    # the research prototype's measured settings (BENCHMARKS.md, "Event classification"): Adam (no weight decay), sigma 0.1, lr 0.02
     # decayed by 0.998 a generation, z-scored fitness; EGGROLL at rank 4
     strategy_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         "es": {"sigma": 0.1, "lr": 0.02, "optimizer": "adam", "weight_decay": 0.0, "shaping": "zscore",
