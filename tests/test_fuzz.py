@@ -310,7 +310,7 @@ def train_case(draw, ws: WS) -> list[str]:
     slot = draw(st.sampled_from(["task", "backend", "population", "generations", "seed", "workers", "set", "set",
                                  "set", "config", "backend-option", "run-dir", "resume", "resume-flag",
                                  "resume-generations", "resume-workers", "choice", "print-config", "flag",
-                                 "placement"]))
+                                 "placement", "data", "classify"]))
     if slot == "task":
         return ["train", "--task", draw(BAD_NAME), *TINY, *new]
     if slot == "backend":
@@ -357,6 +357,13 @@ def train_case(draw, ws: WS) -> list[str]:
             ["--verify", "sometimes"], ["--verify", "0"], ["--ray-address", "nohost"], ["--ray-address", "h:0"],
             ["--ray-local", "0"], ["--ray-local", "2000"], ["--ray-local", "2", "--workers", "2"],
             ["--ray-local", "2", "--ray-address", "auto"]]))]
+    if slot == "data":  # N-MNIST from a folder that is not one (missing, a file, empty, a wrong layout)
+        return ["train", "--task", "nmnist", "--data", draw(st.sampled_from(
+            [str(ws.root / n) for n in ("missing", "afile", "adir", "run")])), *TINY, *new]
+    if slot == "classify":  # a classification task's options out of range or unknown
+        return ["train", "--task", "digits-events", *TINY, *new, "--set", draw(st.sampled_from([
+            "task_options.batch_size=0", "task_options.n_bins=-1", "task_options.pool=3", "task_options.loss=x",
+            "task_options.output=y", "task_options.batch_size=abc", "task_options.bogus=1"]))]
     if slot == "print-config":  # sizes only too big for this machine are printable: not drawn here
         item = draw(set_item().filter(lambda a: not any(k in a[-1] for k in ("n_neurons=1", "population="))))
         return ["train", "--print-config", *item]
