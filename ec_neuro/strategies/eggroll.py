@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import UserError
 from .base import Population, check_told
 from .es import WeightState, _check_weights, check_population, check_weight_params, init_state, step
-from .shaping import EGGROLL_STREAM, pair_rng, pair_weights
+from .shaping import EGGROLL_STREAM, pair_rng, pair_sign, pair_weights
 
 Layout = tuple[tuple[str, tuple[int, ...]], ...]
 
@@ -114,9 +114,7 @@ class EGGROLLPopulation(Population):
 
     def coef(self, index: int) -> float:
         """The member's signed scale: +-sigma, or 0 for the deterministic member."""
-        if index >= self.size:
-            return 0.0
-        return self.sigma if index % 2 == 0 else -self.sigma
+        return pair_sign(index, self.size, self.sigma)
 
     def member(self, index: int) -> np.ndarray:
         if index >= self.size:

@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import UserError
 from .base import Population, check_told
 from .optim import KINDS, OptState, ascend
-from .shaping import ES_STREAM, check_shaping, pair_rng, pair_weights
+from .shaping import ES_STREAM, check_shaping, pair_rng, pair_sign, pair_weights
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -125,9 +125,7 @@ class ESPopulation(Population):
 
     def coef(self, index: int) -> float:
         """The member's signed noise scale: +sigma, -sigma, or 0 for the deterministic member."""
-        if index >= self.size:
-            return 0.0
-        return self.sigma if index % 2 == 0 else -self.sigma
+        return pair_sign(index, self.size, self.sigma)
 
     def member(self, index: int) -> np.ndarray:
         if index >= self.size:

@@ -48,3 +48,11 @@ def pair_weights(fitness: np.ndarray, shaping: str) -> np.ndarray:
     """Shaped fitness of member 2k (+) minus that of 2k+1 (-): the weight of pair k's noise, (P/2,)."""
     u = SHAPINGS[shaping](np.asarray(fitness, dtype=np.float64))
     return u[0::2] - u[1::2]
+
+
+def pair_sign(index: int, size: int, sigma: float) -> float:
+    """Member `index`'s signed noise scale in antithetic pairs (2k, 2k + 1): +sigma, -sigma, or 0 for the
+    deterministic members (index >= size)."""
+    if index >= size:
+        return 0.0
+    return sigma if index % 2 == 0 else -sigma
