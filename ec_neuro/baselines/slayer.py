@@ -316,4 +316,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UserError as e:  # a user's mistake: one line, exit status 2, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
