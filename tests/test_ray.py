@@ -168,6 +168,46 @@ def test_an_address_where_no_head_answers_is_one_line_before_any_file(tmp_path: 
     assert not (tmp_path / "run").exists()
 
 
+def test_machine_probe_measures_both_kinds_and_leaves_no_process() -> None:
+    """The workers bench's ceiling (bench/machine.py): one rate per kind and repetition, from processes that are
+    all gone afterwards."""
+    from ec_neuro.bench.machine import _rate, scaling
+    out = scaling(kinds=("env", "alu"), seconds=0.3, reps=2, env_id="CartPole-v1")
+    for kind in ("env", "alu"):
+        assert len(out[kind]["ratios"]) == 2 and all(0.2 < r < 3.0 for r in out[kind]["ratios"]), out
+    assert _rate("alu", "CartPole-v1", 1, 0.2) > 0
+    left = [d for d in os.listdir("/proc") if d.isdigit() and "ec_neuro.bench.machine" in cmdline(int(d))]
+    assert not left, [cmdline(int(d)) for d in left]
+
+
+@needs_ray
+def test_workers_bench_quick_is_identical_everywhere_and_sends_seeds_not_masks(tmp_path: Path) -> None:
+    """`ecneuro bench --suite workers --quick` in a process of its own (its own loopback Ray): every evaluator's
+    fitness identical, a generation's messages a few kB whatever the population (CartPole's 18 slots here: ~1 %
+    of their masks; Hopper's 258 in the full bench: 0.17 %), the machine probe reported, and nothing of it left
+    running."""
+    env = {**os.environ, MARK: os.urandom(8).hex()}
+    out = tmp_path / "workers.json"
+    p = subprocess.run([sys.executable, "-m", "ec_neuro", "bench", "--suite", "workers", "--quick", "--json",
+                        str(out)], capture_output=True, text=True, timeout=600, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    w = json.loads(out.read_text())["workers"]
+    assert w["identical"] and {r["workers"] for r in w["rows"]} == {"process1", "process2", "ray1", "ray2",
+                                                                     "ray2-rho"}
+    assert 0 < w["bytes"]["per_generation"] < 4096 and w["bytes"]["ratio_vs_masks"] < 0.03, w["bytes"]
+    assert w["process_2_over_1"] > 0 and w["ray_2_over_1"] > 0 and w["machine"]["alu"]["median"] > 0
+    saved = os.environ.get(MARK)
+    os.environ[MARK] = env[MARK]
+    try:
+        left = wait_gone(marked(), 30)
+    finally:
+        if saved is None:
+            os.environ.pop(MARK)
+        else:
+            os.environ[MARK] = saved
+    assert not left, [(q, cmdline(q)) for q in left]
+
+
 # -------------------------------------------------------------------------------------------- on the module's Ray
 @needs_ray
 def test_every_socket_is_on_loopback(cluster) -> None:

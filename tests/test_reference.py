@@ -132,9 +132,12 @@ def test_input_current_equals_reference(P: int, K: int, N: int) -> None:
     x = rng.normal(size=(P, K)) * 3
     x[:, 0] = 0.0
     out = np.empty((P, N))
-    codec.input_current(ternary(W_in, K), x, 0.37, out)
+    active = np.ones(P, bool)
+    active[1::3] = False  # an inactive member's row is 0, the others' unchanged
+    codec.input_current(ternary(W_in, K), x, 0.37, active, out)
+    assert not out[~active].any()
     T = W_in[:, :K].astype(int) - W_in[:, K:].astype(int)
-    for p in range(0, P, max(1, P // 4)):
+    for p in np.flatnonzero(active)[::max(1, P // 4)]:
         for j in range(N):
             acc = 0.0
             for k in range(K):
@@ -162,3 +165,16 @@ def test_encode_equals_input_current_then_quantize() -> None:
                 want, sat = quantize_bias(low.fixed, cur)
             assert sat > 0 and low.bias_saturated == sat
             np.testing.assert_array_equal(got, want)
+        # the closed loop encodes and decodes only the members still playing: theirs unchanged, the others 0,
+        # and a finished member's saturation is not counted
+        active = np.array([True, False, True, False, True])
+        before = low.bias_saturated
+        part = low.encode(x, active)
+        np.testing.assert_array_equal(part[active], got[active])
+        assert not part[~active].any()
+        if prec == "fixed":
+            _, sat_active = quantize_bias(low.fixed, cur[active])
+            assert low.bias_saturated - before == sat_active < sat
+        r = np.random.default_rng(1).random((5, 24))
+        np.testing.assert_array_equal(low.decode(r, active)[active], low.decode(r)[active])
+        assert not low.decode(r, active)[~active].any()

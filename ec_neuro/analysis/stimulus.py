@@ -18,12 +18,12 @@ class _Recorder:
     def __init__(self, low: Lowered) -> None:
         self.low, self.xs = low, []
 
-    def encode(self, x: np.ndarray) -> np.ndarray:
+    def encode(self, x: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         self.xs.append(np.array(x[0]))
-        return self.low.encode(x)
+        return self.low.encode(x, active)
 
-    def decode(self, r: np.ndarray) -> np.ndarray:
-        return self.low.decode(r)
+    def decode(self, r: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        return self.low.decode(r, active)
 
 
 def task_stimulus(net: deployed.Deployed, steps: int, seed: int, precision: str = "float") -> np.ndarray:

@@ -8,7 +8,10 @@ turns round by round, so a change of machine load hits all of them, and every ge
 against the first evaluator's, bit for bit.  Beside wall-clock times it reports, from /proc, the CPU seconds
 each worker used: total / busiest worker is the speed-up the split allows on cores nobody else uses, and
 worker CPU / wall shows how much of the machine the run actually got; the driver's own CPU time per generation
-(ask, tell, normaliser, and for Ray the scheduling) is the part no worker count shortens.
+(ask, tell, normaliser, and for Ray the scheduling) is the part no worker count shortens.  Before the
+evaluators, `bench/machine.py` measures what two processes at once give on this machine for the task's own
+environment stepping and for integer arithmetic, the ceiling of any evaluator's 2-over-1 at that moment (on a
+virtual machine it moves with the host's load: compare it with the evaluators' figures of the same run).
 """
 from __future__ import annotations
 
@@ -100,9 +103,11 @@ def _generations(name: str, cfg: Any, gens: int) -> dict[str, Any]:
     return out
 
 
-def run(quick: bool = False, population: int | None = None, generations: int = 3, rounds: int = 2) -> dict[str, Any]:
+def run(quick: bool = False, population: int | None = None, generations: int = 3, rounds: int = 4,
+        machine: bool = True) -> dict[str, Any]:
     """Generation time vs workers (process 1/2, Ray 1/2) and bytes per generation; prints a line per figure.
-    population: default the task's (Hopper-v5: 256); quick: CartPole-v1, 16, one round of 2 generations."""
+    population: default the task's (Hopper-v5: 256); quick: CartPole-v1, 16, one round of 2 generations;
+    machine: first measure what 2 processes at once give on this machine (bench/machine.py)."""
     task = "Hopper-v5" if not quick and importlib.util.find_spec("mujoco") is not None else "CartPole-v1"
     det, gens = 2, generations
     if quick:
@@ -117,6 +122,13 @@ def run(quick: bool = False, population: int | None = None, generations: int = 3
     if not have_ray:
         out["note"] = "ray is not installed (pip install 'ec-neuro[ray]'): process workers only"
         print(out["note"])
+    if machine:  # what 2 processes at once give on this machine, before any evaluator (bench/machine.py)
+        from .machine import scaling
+        out["machine"] = m = scaling(kinds=("env", "alu"), seconds=1.0 if quick else 3.0, reps=1 if quick else 2,
+                                     env_id=task)
+        print(f"machine: 2 processes at once step {task} {m['env']['median']:.2f}x as fast as one alone "
+              f"({m['env']['ratios']}); "
+              f"integer arithmetic {m['alu']['median']:.2f}x ({m['alu']['ratios']})", flush=True)
     temp = None
     if have_ray:
         from ..host.ray_workers import start_local
@@ -154,12 +166,18 @@ def run(quick: bool = False, population: int | None = None, generations: int = 3
             ray.shutdown()
             shutil.rmtree(temp, ignore_errors=True)
     med = {n: statistics.median([r["median_gen_s"] for r in out["rows"] if r["workers"] == n]) for n in names}
-    out["median_gen_s"] = med
+    total = {n: sum(sum(r["gen_s"]) for r in out["rows"] if r["workers"] == n) for n in names}
+    out["median_gen_s"], out["total_gen_s"] = med, total
     out["identical"] = all(r["identical"] for r in out["rows"])
     for kind in ("process", "ray"):
         if f"{kind}1" in med:
             rows = [r for r in out["rows"] if r["workers"] == f"{kind}2"]
-            out[f"{kind}_2_over_1"] = round(med[f"{kind}1"] / med[f"{kind}2"], 3)
+            # the same generations, every round: total seconds with one worker over total with two
+            out[f"{kind}_2_over_1"] = round(total[f"{kind}1"] / total[f"{kind}2"], 3)
+            out[f"{kind}_2_over_1_by_round"] = [
+                round(sum(r1["gen_s"]) / sum(r2["gen_s"]), 3)
+                for r1 in out["rows"] if r1["workers"] == f"{kind}1"
+                for r2 in rows if r2["round"] == r1["round"]]
             out[f"{kind}_work_split_2"] = statistics.median([x for r in rows for x in r["work_split"]])
             # from CPU seconds, generation by generation of the same round: (driver + the one worker) /
             # (driver + the busiest of two), the wall-clock ratio two free cores would give
@@ -169,7 +187,8 @@ def run(quick: bool = False, population: int | None = None, generations: int = 3
                     for d1, c1, d2, c2 in zip(r1["driver_cpu_s"], r1["worker_cpu_s"], r2["driver_cpu_s"],
                                               r2["worker_cpu_s"])]
             out[f"{kind}_cpu_projected_2_over_1"] = round(statistics.median(proj), 3)
-            print(f"{kind}: 2 workers {out[f'{kind}_2_over_1']:.2f}x one (wall clock; target >= 1.8 on 2 free cores); "
+            print(f"{kind}: 2 workers {out[f'{kind}_2_over_1']:.2f}x one (wall clock, the same {gens} generations "
+                  f"x {rounds} rounds; by round {out[f'{kind}_2_over_1_by_round']}; target >= 1.8 on 2 free cores); "
                   f"work split {out[f'{kind}_work_split_2']:.2f}; from CPU seconds, 2 free cores would give "
                   f"{out[f'{kind}_cpu_projected_2_over_1']:.2f}x")
     if have_ray:

@@ -80,10 +80,14 @@ def _current_sum(T, x, p, acc):
 
 
 @dispatch
-def input_current(T, x, gain, out):
-    """out[p, j] = gain * sum_k T[p, k, j] * x[p, k], k ascending, T (P, K, N) int8 in {-1, 0, 1}."""
+def input_current(T, x, gain, active, out):
+    """out[p, j] = gain * sum_k T[p, k, j] * x[p, k], k ascending, T (P, K, N) int8 in {-1, 0, 1}; rows of
+    members not `active` are 0."""
     P, N = out.shape
     for p in prange(P):
+        if not active[p]:
+            out[p, :] = 0.0
+            continue
         acc = np.empty(N, np.float64)
         _current_sum(T, x, p, acc)
         for j in range(N):
@@ -91,11 +95,14 @@ def input_current(T, x, gain, out):
 
 
 @dispatch
-def bias_float(T, x, gain, dv, out):
+def bias_float(T, x, gain, dv, active, out):
     """The float LIF bias, out[p, j] = (gain * sum_k T[p, k, j] x[p, k]) * dv: input_current and the multiply
-    by dv of Lowered.encode in one pass (the same two roundings)."""
+    by dv of Lowered.encode in one pass (the same two roundings); rows of members not `active` are 0."""
     P, N = out.shape
     for p in prange(P):
+        if not active[p]:
+            out[p, :] = 0.0
+            continue
         acc = np.empty(N, np.float64)
         _current_sum(T, x, p, acc)
         for j in range(N):
@@ -103,12 +110,17 @@ def bias_float(T, x, gain, dv, out):
 
 
 @dispatch
-def bias_fixed(T, x, gain, dv, factor, bias_exp, out, saturated):
+def bias_fixed(T, x, gain, dv, factor, bias_exp, active, out, saturated):
     """The fixed-point bias, quant.quantize_bias((gain * sum_k T x) * dv) in one pass: mant = rint(b * factor)
     (factor = scale / 2^bias_exp), saturated[p] = #|mant| > 4095, out = clip(mant, -4096, 4095) << bias_exp
-    as int64 (NaN -> INT64_MIN before the shift, as numpy's cast gives on x86)."""
+    as int64 (NaN -> INT64_MIN before the shift, as numpy's cast gives on x86); rows of members not `active`
+    are 0 and count no saturation."""
     P, N = out.shape
     for p in prange(P):
+        if not active[p]:
+            out[p, :] = 0
+            saturated[p] = 0
+            continue
         acc = np.empty(N, np.float64)
         _current_sum(T, x, p, acc)
         sat = 0
@@ -124,10 +136,14 @@ def bias_fixed(T, x, gain, dv, factor, bias_exp, out, saturated):
 
 
 @dispatch
-def readout(W_out, r, gain, out):
-    """out[p, a] = clip(gain * sum_j W_out[p, j, a] * r[p, j], -1, 1), j ascending."""
+def readout(W_out, r, gain, active, out):
+    """out[p, a] = clip(gain * sum_j W_out[p, j, a] * r[p, j], -1, 1), j ascending; rows of members not
+    `active` are 0."""
     P, N, A = W_out.shape
     for p in prange(P):
+        if not active[p]:
+            out[p, :] = 0.0
+            continue
         acc = np.zeros(A)
         for j in range(N):
             rj = r[p, j]

@@ -65,30 +65,40 @@ class Lowered:
     def population(self) -> int:
         return self.W_h.shape[0]
 
-    def input_current(self, x: np.ndarray) -> np.ndarray:
-        """i_in = R_in W_in^T [x, -x]: (P, n_obs) -> (P, N) float64."""
+    def _active(self, active: np.ndarray | None) -> np.ndarray:
+        if active is None:
+            return np.ones(self.population, np.bool_)
+        return np.ascontiguousarray(active, dtype=np.bool_)
+
+    def input_current(self, x: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        """i_in = R_in W_in^T [x, -x]: (P, n_obs) -> (P, N) float64 (0 for members not `active` (P,) bool)."""
         out = np.empty((self.population, self.spec.n_neurons))
-        codec.input_current(self.T_in, np.ascontiguousarray(x, dtype=np.float64), self.spec.R_in, out)
+        codec.input_current(self.T_in, np.ascontiguousarray(x, dtype=np.float64), self.spec.R_in,
+                            self._active(active), out)
         return out
 
-    def encode(self, x: np.ndarray) -> np.ndarray:
-        """Normalised observation (P, n_obs) -> LIF bias (P, N): float64, or int64 (bias_mant << bias_exp)."""
+    def encode(self, x: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        """Normalised observation (P, n_obs) -> LIF bias (P, N): float64, or int64 (bias_mant << bias_exp).
+        Members not `active` (P,) bool (default: all are) get a bias of 0 and count no saturation."""
         x = np.ascontiguousarray(x, dtype=np.float64)
         P, N = self.population, self.spec.n_neurons
+        act = self._active(active)
         if self.fixed is None:  # = input_current(x) * dv
             out = np.empty((P, N))
-            codec.bias_float(self.T_in, x, self.spec.R_in, self.flt.dv, out)
+            codec.bias_float(self.T_in, x, self.spec.R_in, self.flt.dv, act, out)
             return out
         q = self.fixed  # = quantize_bias(q, input_current(x) * dv), tests/test_reference.py
         ints, sat = np.empty((P, N), np.int64), np.empty(P, np.int64)
-        codec.bias_fixed(self.T_in, x, self.spec.R_in, self.flt.dv, q.scale / 2.0**q.bias_exp, q.bias_exp, ints, sat)
+        codec.bias_fixed(self.T_in, x, self.spec.R_in, self.flt.dv, q.scale / 2.0**q.bias_exp, q.bias_exp, act,
+                         ints, sat)
         self.bias_saturated += int(sat.sum())
         return ints
 
-    def decode(self, r: np.ndarray) -> np.ndarray:
-        """Readout rate r (P, N) -> action clip(R_out W_out^T r, -1, 1), (P, n_act) float64."""
+    def decode(self, r: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        """Readout rate r (P, N) -> action clip(R_out W_out^T r, -1, 1), (P, n_act) float64 (0 for members not
+        `active`)."""
         out = np.empty((self.population, self.spec.n_act))
-        codec.readout(self.W_out, np.ascontiguousarray(r), self.spec.R_out, out)
+        codec.readout(self.W_out, np.ascontiguousarray(r), self.spec.R_out, self._active(active), out)
         return out
 
     def initial_v(self, v01: np.ndarray) -> np.ndarray:

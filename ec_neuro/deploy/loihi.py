@@ -93,7 +93,8 @@ class LoihiBundle:
         x = np.ascontiguousarray(np.atleast_2d(x), dtype=np.float64)
         T = ternary(self.W_in[None], self.W_in.shape[0] // 2)[0]
         cur = np.empty((x.shape[0], self.n_neurons))
-        codec.input_current(np.ascontiguousarray(np.broadcast_to(T, (x.shape[0],) + T.shape)), x, self.R_in, cur)
+        codec.input_current(np.ascontiguousarray(np.broadcast_to(T, (x.shape[0],) + T.shape)), x, self.R_in,
+                            np.ones(x.shape[0], np.bool_), cur)
         mant = np.rint(cur * self.dv_float * (self.q.scale / 2.0**self.q.bias_exp))
         return np.clip(mant, -4096, 4095).astype(np.int64)
 

@@ -99,7 +99,7 @@ class TaskLoop:
         self.obs_sumsq[who] += obs[who] ** 2
 
     def _encode(self, obs: np.ndarray) -> np.ndarray:
-        bias = self.low.encode(normalise(obs, self.mean, self.std))
+        bias = self.low.encode(normalise(obs, self.mean, self.std), self.active)  # finished members' rows: 0
         if self.record is not None:
             self._rec["bias"].append(bias[self.record].copy())
             self._rec["active"].append(self.active[self.record].copy())
@@ -113,7 +113,7 @@ class TaskLoop:
     def step(self, r: np.ndarray) -> np.ndarray | None:
         if self.record is not None:
             self._rec["r"].append(np.array(r[self.record], dtype=np.float64))
-        actions = self.low.decode(r)
+        actions = self.low.decode(r, self.active)
         stepped = self.active.copy()
         obs, done = self.task.step(actions, stepped)
         self._see(obs, stepped)

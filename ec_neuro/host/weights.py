@@ -24,11 +24,11 @@ class _Direct:
     bias_saturated = 0
 
     @staticmethod
-    def encode(x: np.ndarray) -> np.ndarray:
+    def encode(x: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         return x
 
     @staticmethod
-    def decode(a: np.ndarray) -> np.ndarray:
+    def decode(a: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         return a
 
 
