@@ -8,10 +8,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -143,6 +145,83 @@ def test_interrupt_recycle_and_close_leave_no_processes(tier: str, reuse: bool) 
         backend.close()
     assert not _alive(pids[2])
     assert boxes() <= before, "every shared-memory mailbox file must be removed, the interrupted one included"
+
+
+def test_mailbox_doorbell_rings_both_ways_and_leaves_no_file() -> None:
+    """The direct graph's doorbell: bytes cross both FIFOs in order, a wait gives up once the other side is
+    gone, and unlinking removes the FIFOs with the file (`remove_of` too, for a parent that died)."""
+    from ec_neuro.backends.mailbox import BELLS, Mailbox, remove_of
+    a = Mailbox.create(3, 2, bell=True)
+    b = Mailbox(*a.spec())
+    names = [Path(a.path + end) for end in BELLS]
+    assert all(p.exists() for p in names)
+    a.ring(b"L")
+    a.ring(b"S")
+    assert b.take() == b"L" and b.take() == b"S"
+    b.answer(b"D")
+    assert a.wait(lambda: True) == b"D"
+    t = time.monotonic()
+    with pytest.raises(RuntimeError, match="worker ended"):
+        a.wait(lambda: False, poll_s=0.05)
+    assert time.monotonic() - t < 5
+    a.unlink()
+    assert not Path(a.path).exists() and not any(p.exists() for p in names)
+    a.close()
+    b.close()
+    c = Mailbox.create(1, 1, bell=True)
+    remove_of(os.getpid())
+    assert not Path(c.path).exists() and not any(Path(c.path + end).exists() for end in BELLS)
+    c.close()
+
+
+class _KillsWorker(ToyLoop):
+    """Ends the lava-sim worker (SIGTERM: it frees its shared memory and takes its Lava processes along) at the
+    third control step."""
+
+    backend: Any = None
+
+    def step(self, r):
+        if self.t == 2:
+            os.kill(self.backend._worker.proc.pid, signal.SIGTERM)
+        return super().step(r)
+
+
+def test_direct_graph_failures_are_reported_not_waited_for() -> None:
+    """A direct fused-k graph whose process fails answers FAILED with its traceback (here: a doorbell code it
+    does not know); a worker ended mid-rollout makes the rollout raise within seconds instead of waiting for
+    an answer forever; neither leaves a process or a shared-memory file behind."""
+    from ec_neuro.backends.lava_core import BELL_FAILED, fused_failure
+    P = 2
+    low = lower(SPEC, random_masks(SPEC, P, 1), "fixed")
+    v0 = initial_v(SPEC.n_neurons, 1, 0, np.arange(P))
+    shm = lambda: {p.name for p in Path("/dev/shm").glob("*")} if Path("/dev/shm").is_dir() else set()  # noqa: E731
+    before = shm()
+    backend = make_backend("lava-sim", tier="fused-k")
+    try:
+        backend.rollout(backend.compile(low), ToyLoop(low, 5), v0)
+        box, pgid = backend._live[1], backend._worker.proc.pid
+        assert box.bell
+        box.ring(b"?")
+        assert box.wait(lambda: True) == BELL_FAILED
+        text = str(fused_failure(box))
+        assert "the fused Lava process failed" in text and "unknown doorbell code b'?'" in text and "Traceback" in text
+        backend.close()
+        assert not _alive(pgid)
+        loop = _KillsWorker(low, 10)
+        loop.backend = backend
+        t = time.monotonic()
+        with pytest.raises(RuntimeError, match="worker ended"):
+            backend.rollout(backend.compile(low), loop, v0)
+        assert time.monotonic() - t < 30 and backend._worker is None
+        counts = backend.rollout(backend.compile(low), ToyLoop(low, 5), v0)  # a new worker takes over
+        nb = make_backend("numpy")
+        assert np.array_equal(counts, nb.rollout(nb.compile(low), ToyLoop(low, 5), v0))
+    finally:
+        backend.close()
+    deadline = time.monotonic() + 10
+    while shm() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not shm() - before, f"left in /dev/shm: {sorted(shm() - before)}"
 
 
 def test_mailbox_is_shared_and_unlinked() -> None:

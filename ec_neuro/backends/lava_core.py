@@ -12,6 +12,8 @@ the mailbox before Lava forks the model process, which finds it in `BOXES` (inhe
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from ..compilers.common import lower
@@ -26,14 +28,25 @@ PARAMS = ("mask", "w", "n_exc", "v", "du", "dv", "vth", "bias_exp", "w_exp", "fi
           "n_neurons", "sign", "substeps", "a_out", "c_out", "record")
 LOADED = ("w", "n_exc", "du", "dv", "vth", "bias_exp", "w_exp", "a_out", "c_out")  # constants sent with each load
 HALT, LOAD = -1.0, -2.0  # host_in control codes, in the first active flag
+BELL_STEP, BELL_LOAD, BELL_HALT = b"S", b"L", b"H"  # a direct graph's doorbell (mailbox.py): host -> Lava process
+BELL_DONE, BELL_FAILED = b"D", b"F"  # and its answers
 FAILED = -1.0  # host_out: the fused model's answer when it raised (first spike count; counts are never negative)
 BOXES: dict[str, Mailbox] = {}  # worker: the mailbox of each live graph, by path (its forks inherit them)
 
 
-def load_regions(population: int, n_neurons: int) -> tuple[Region, ...]:
-    """The extra mailbox regions of a live fused graph: mask (P*N*N) uint8, v0 (P*N), constants."""
+def session_regions(tier: str, reuse: bool, population: int, n_neurons: int) -> tuple[Region, ...]:
+    """The extra mailbox regions of a rollout's graph: a live fused graph's next population (mask (P*N*N) uint8,
+    v0 (P*N), constants); a direct (fused-k) graph's spike counts (P*N) int64 (its r is the outbox); and the
+    fused model's traceback when it fails."""
     n = population * n_neurons
-    return (("mask", "u1", n * n_neurons), ("v0", "f8", n), ("consts", "f8", len(LOADED)), ("error", "u1", 8192))
+    out: tuple[Region, ...] = ()
+    if reuse:
+        out += (("mask", "u1", n * n_neurons), ("v0", "f8", n), ("consts", "f8", len(LOADED)))
+    if tier == "fused-k":
+        out += (("counts", "i8", n),)
+    if tier.startswith("fused"):
+        out += (("error", "u1", 8192),)
+    return out
 
 
 def replay_regions(steps: int, substeps: int, n: int) -> tuple:
@@ -59,6 +72,22 @@ def read_load(box: Mailbox, pp) -> dict:
         out[k] = int(val) if k in ints else float(val)
     out["sign"] = np.tile(np.where(np.arange(N) < out["n_exc"], 1.0, -1.0), P)
     return out
+
+
+def fused_failure(box: Mailbox | None) -> RuntimeError:
+    """The error for a fused Lava process that answered FAILED, with its traceback from the mailbox."""
+    text = ""
+    if box is not None and "error" in box.names:
+        text = bytes(box.error).rstrip(b"\0").decode(errors="replace")
+    return RuntimeError("the fused Lava process failed" + (f":\n{text}" if text else " (its traceback is on stderr)"))
+
+
+def direct_step(box: Mailbox, alive: Callable[[], bool]) -> None:
+    """One control step of a direct graph, from the host: the message is in box.inbox; r and counts come back in
+    box.outbox and box.counts.  alive: whether the worker still runs (checked while waiting)."""
+    box.ring(BELL_STEP)
+    if box.wait(alive) == BELL_FAILED:
+        raise fused_failure(box)
 
 
 def out_rows(substeps, record):
@@ -105,7 +134,9 @@ class BridgeState:
 class FusedCore:
     """The fused model's state and arithmetic without Lava's ports (pp: FusedPopulation's parameters)."""
 
-    def __init__(self, pp: dict) -> None:
+    def __init__(self, pp: dict, state: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """state (block K only): the arrays to keep r (P*N,) float64 and counts (P*N,) int64 in (zeroed here),
+        e.g. a mailbox's outbox and counts, which the host then reads without any copy."""
         self.st = BridgeState(pp)
         self.fixed = pp["fixed"]
         dt = np.int64 if self.fixed else np.float64
@@ -137,9 +168,11 @@ class FusedCore:
         if self.block > 1:
             self.n_exc = int(pp["n_exc"])
             self.U, self.V = self.u.reshape(P, N), self.v.reshape(P, N)
-            self.R = np.zeros((P, N))
+            if state is None:
+                state = (np.zeros(n), np.zeros(n, np.int64))
+            self.R, self.COUNTS = state[0].reshape(P, N), state[1].reshape(P, N)
+            self.R[:], self.COUNTS[:] = 0.0, 0
             self.SPK = np.zeros((P, N), np.int32)
-            self.COUNTS = np.zeros((P, N), np.int64)
             K = self.st.K
             self.rec = ((np.zeros((K, P, N), dt), np.zeros((K, P, N), dt), np.zeros((K, P, N), np.int32))
                         if self.st.record else (np.zeros((0, 1, 1), dt), np.zeros((0, 1, 1), dt),
@@ -154,8 +187,9 @@ class FusedCore:
         else:
             self.bias = st.bias
 
-    def control_step(self, msg: np.ndarray) -> np.ndarray:
-        """K substeps at once in ec_neuro.kernels (which keep r, counts frozen for inactive members)."""
+    def control_step(self, msg: np.ndarray, rows: bool = True) -> np.ndarray:
+        """K substeps at once in ec_neuro.kernels (which keep r, counts frozen for inactive members); returns the
+        bridge's rows (rows=False: only r and counts in their state arrays, `st.out` left as it was)."""
         st = self.st
         P, N, K, n = st.P, st.N, st.K, st.n
         active = msg[n:] != 0
@@ -170,6 +204,8 @@ class FusedCore:
         else:
             kernels.run_float(self.mask, self.n_exc, active, bias, self.U, self.V, self.R, self.SPK, self.COUNTS,
                               K, self.decay_u, self.decay_v, self.vth, self.w, st.a_out, st.c_out, *self.rec)
+        if not rows:
+            return st.out
         st.out[0] = self.R.reshape(-1)
         st.out[1] = self.COUNTS.reshape(-1)
         if st.record:

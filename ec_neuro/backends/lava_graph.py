@@ -5,7 +5,9 @@
     fused / fused-k: FusedPopulation, the same arithmetic and host channels in one process.
 
 A Session given a mailbox with load regions (the fused tiers) is live: `load()` swaps the next population into
-the running (fused-k) or paused (fused) graph, so that one graph serves every rollout of a worker.
+the running (fused-k) or paused (fused) graph, so that one graph serves every rollout of a worker.  A fused-k
+Session given a mailbox with a doorbell is direct: the host steps it through the mailbox without this worker
+(`lava_core.direct_step`).
 
 `ReplayGraph` is the verification's reference (host/verify.py): Intel's LIF + Sparse alone, reused across
 generations, replaying a bias schedule from a mid-episode state in one blocking run, u, v and spikes
@@ -20,7 +22,7 @@ import numpy as np
 
 from .. import faults
 from ..compilers.lava import LavaPlan, check_tier, fused_params
-from .lava_core import BOXES, FAILED, HALT, LOAD, replay_regions
+from .lava_core import BELL_HALT, BELL_LOAD, BOXES, FAILED, HALT, LOAD, direct_step, fused_failure, replay_regions
 from .mailbox import Mailbox
 
 FREE_STEPS = 2**31 - 1  # Lava timesteps of a free-running fused-k session (it is stopped long before)
@@ -39,7 +41,7 @@ def synaptic_seed(pl: LavaPlan, z: np.ndarray) -> np.ndarray:
 
 
 def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool, box: str | None = None,
-          init: dict[str, np.ndarray] | None = None) -> tuple[Any, Any, Any]:
+          init: dict[str, np.ndarray] | None = None, direct: bool = False) -> tuple[Any, Any, Any]:
     """Instantiate the graph (worker only: imports Lava). Returns (process to run, bridge, run config).
 
     init (stock only): start mid-episode from the state {u, v, z (0/1 spikes of the last substep), r}, each
@@ -61,7 +63,7 @@ def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool, box: str | None
         v_init = np.asarray(init["v"]).reshape(-1)
     if check_tier(tier).startswith("fused"):
         from ..lava_procs.fused import FusedPopulation
-        fused = FusedPopulation(**fused_params(pl, v_init, tier, record), box=box)
+        fused = FusedPopulation(**fused_params(pl, v_init, tier, record), box=box, direct=direct)
         return fused, fused, cfg
 
     from lava.proc.sparse.process import Sparse
@@ -106,9 +108,11 @@ class Session:
             _warm_fused()
         self.box = box
         self.live = box is not None and "mask" in box.names
-        if self.live:
-            if not tier.startswith("fused"):
-                raise ValueError(f"only the fused tiers can load a new population into a built graph, not {tier!r}")
+        # direct: the host rings the fused-k process itself through the mailbox's doorbell (lava_procs/fused.py)
+        self.direct = box is not None and box.bell and tier == "fused-k" and not record
+        if self.live and not tier.startswith("fused"):
+            raise ValueError(f"only the fused tiers can load a new population into a built graph, not {tier!r}")
+        if self.live or self.direct:
             BOXES[box.path] = box  # before Lava forks the model process, which finds it there
         self.running = False
         try:
@@ -122,7 +126,8 @@ class Session:
 
     def _build(self, plan: LavaPlan, v0: np.ndarray, tier: str, record: bool, init: Any) -> None:
         from lava.magma.core.run_conditions import RunSteps
-        self.proc, self.bridge, cfg = build(plan, v0, tier, record, self.box.path if self.live else None, init)
+        self.proc, self.bridge, cfg = build(plan, v0, tier, record, self.box.path if self.live or self.direct else None,
+                                            init, self.direct)
         # fused-k runs free (one long non-blocking run paced by host_in); the others run K steps per call
         self.free = tier == "fused-k"
         self.fused = tier.startswith("fused")
@@ -133,44 +138,58 @@ class Session:
         self._send = self.bridge.host_in.external_pipe_csp_send_port
         self._recv = self.bridge.host_out.external_pipe_csp_recv_port
         self._halt = np.zeros(self.bridge.host_in.shape)
-        self._halt[plan.size] = HALT  # the fused model stops reading host_in and idles
         self._load = np.zeros(self.bridge.host_in.shape)
-        self._load[plan.size] = LOAD
+        if not self.direct:  # (a direct graph's codes go through its doorbell)
+            self._halt[plan.size] = HALT  # the fused model stops reading host_in and idles
+            self._load[plan.size] = LOAD
         self.last: np.ndarray | None = None
         if self.free:
             self.proc.run(condition=self.steps)
 
-    def step(self, msg: np.ndarray) -> np.ndarray:
-        """Send [bias, active], run K timesteps, return the bridge's rows (2 + 3K*record, P*N)."""
+    def step(self, msg: np.ndarray) -> np.ndarray | None:
+        """Send [bias, active], run K timesteps, return the bridge's rows (2 + 3K*record, P*N).  A direct graph
+        takes msg from the mailbox's inbox (the host writes it there and rings, `direct_step`), leaves r and
+        counts in the mailbox and returns None."""
+        if self.direct:
+            direct_step(self.box, lambda: True)
+            return None
         self._send.send(msg)
         if not self.free:
             self.proc.run(condition=self.steps)
         self.last = self._recv.recv()
         if self.fused and self.last[1, 0] == FAILED:
             self.last = None
-            text = ""
-            if self.box is not None and "error" in self.box.names:
-                text = bytes(self.box.error).rstrip(b"\0").decode(errors="replace")
-            raise RuntimeError("the fused Lava process failed"
-                               + (f":\n{text}" if text else " (its traceback is on stderr)"))
+            raise fused_failure(self.box)
         return self.last
+
+    def counts(self) -> np.ndarray | None:
+        """The spike counts (P*N,) float64 of the rollout so far (None before its first control step; a direct
+        graph's are 0 then)."""
+        if self.direct:
+            return self.box.counts.astype(np.float64)
+        return None if self.last is None else self.last[1].copy()
 
     def load(self) -> None:
         """The population now in the mailbox replaces the graph's, before the next control step."""
         if not self.live:
             raise RuntimeError("this graph cannot load a new population (not a live fused graph)")
         self.last = None
-        self._send.send(self._load)
+        if self.direct:
+            self.box.ring(BELL_LOAD)
+        else:
+            self._send.send(self._load)
 
     def _forget(self) -> None:
-        if self.live:
+        if self.live or self.direct:
             BOXES.pop(self.box.path, None)
 
     def stop(self) -> None:
         try:
             if self.running:
                 self.running = False
-                if self.free:
+                if self.direct:
+                    self.box.ring(BELL_HALT)
+                elif self.free:
                     self._send.send(self._halt)
                 self.proc.stop()
         finally:

@@ -5,7 +5,9 @@ importing Lava forces the `fork` start method and every rebuilt graph leaks ~4 M
 recycled every `recycle_every` graphs built.  Per control step the host sends one message (bias (P*N) +
 active (P)) and gets the readout r (P, N) back; inside the graph the HostBridge streams the bias into the LIF
 for K timesteps and folds the spikes into r (no `Var.get()/set()` anywhere).  Both go through a
-shared-memory `Mailbox`; the socket carries only a token per control step.
+shared-memory `Mailbox`; the socket carries only a token per control step.  The fused-k tier's graph is
+direct: its Lava process reads the message from the mailbox and answers there, the host ringing it through
+the mailbox's doorbell (one byte each way per control step, the worker not in the path).
 
 The fused tiers keep their graph alive across rollouts (`reuse`, the default): the next population's mask,
 v0 and constants go into the graph's mailbox and a LOAD message swaps them in, so a rollout pays no graph
@@ -34,7 +36,7 @@ from ..compilers.lava import LavaPlan, check_tier, host_bias, plan
 from ..child import Child
 from ..errors import MissingExtra, UserError
 from .base import ControlLoop, Trace
-from .lava_core import BridgeState, load_regions, replay, replay_regions, write_load
+from .lava_core import BELL_LOAD, BridgeState, direct_step, replay, replay_regions, session_regions, write_load
 from .mailbox import Mailbox
 
 SESSION = "ec_neuro.backends.lava_graph:Session"  # what the worker builds per graph
@@ -79,6 +81,7 @@ class LavaSimBackend:
             raise UserError(f"lava-sim reuse must be true or false, got {reuse!r}")
         self.recycle_every = recycle_every
         self.reuse = reuse and self.tier != "stock"
+        self.direct = self.tier == "fused-k"  # the host steps the graph's process itself (lava_core.direct_step)
         self._worker: _Worker | None = None
         self._live: tuple[tuple, Mailbox] | None = None  # the worker's live graph: (shape key, its mailbox)
         self.timing: dict[str, float] = {}  # last rollout: start_s (graph build or load), steps_s, stop_s
@@ -119,14 +122,22 @@ class LavaSimBackend:
             t0 = time.perf_counter()
             w, box = self._open(program, self._v0(program, v0))
             t1 = time.perf_counter()
+            direct = box.bell
+            alive = lambda: w.proc.poll() is None  # noqa: E731
             bias = loop.start()
             while bias is not None:
                 box.inbox[:P * N] = host_bias(low, bias)
                 box.inbox[P * N:] = np.asarray(loop.active, dtype=np.float64).reshape(-1)
-                w.call("step")
+                if direct:
+                    direct_step(box, alive)
+                else:
+                    w.call("step")
                 bias = loop.step(box.outbox.reshape(P, N).copy())
             t2 = time.perf_counter()
-            counts = w.call("finish" if self.reuse else "end")
+            if direct and self.reuse:
+                counts = box.counts.astype(np.float64)
+            else:
+                counts = w.call("finish" if self.reuse else "end")
             self.timing = {"start_s": t1 - t0, "steps_s": t2 - t1, "stop_s": time.perf_counter() - t2,
                            "built": float(self._fresh)}
         except BaseException as e:
@@ -148,12 +159,15 @@ class LavaSimBackend:
         if self.reuse and self._live is not None and self._live[0] == key and self._worker is not None:
             box = self._live[1]
             write_load(box, pl, v)
-            self._worker.call("load")
+            if box.bell:
+                box.ring(BELL_LOAD)  # the graph's process reads it before the next STEP
+            else:
+                self._worker.call("load")
             self._fresh = False
             return self._worker, box
         self._drop_live()
         w = self._get_worker()
-        box = Mailbox.create(P * N + P, P * N, load_regions(P, N) if self.reuse else ())
+        box = Mailbox.create(P * N + P, P * N, session_regions(self.tier, self.reuse, P, N), bell=self.direct)
         try:
             self._start(w, box, program, v)
         except BaseException:

@@ -55,15 +55,17 @@ def _handle(session: Any, req: tuple) -> tuple[Any, Any]:
         raise RuntimeError(f"{cmd!r}: no graph started")
     if cmd == "step":
         box = session.box
-        box.outbox[:] = session.step(box.inbox)[0]
+        rows = session.step(box.inbox)
+        if rows is not None:
+            box.outbox[:] = rows[0]
         return None, session
     if cmd == "load":
         session.load()
         return None, session
     if cmd == "finish":
-        return (None if session.last is None else session.last[1].copy()), session
+        return session.counts(), session
     if cmd == "end":
-        out = None if session.last is None else session.last[1].copy()
+        out = session.counts()
         session.stop()
         return out, None
     raise ValueError(f"unknown worker command {cmd!r}")

@@ -63,6 +63,10 @@ class NaiveSession:
         self.last = np.concatenate(rows, axis=1)
         return self.last
 
+    def counts(self) -> np.ndarray | None:
+        """The rollout's spike counts (P*N,), as Session.counts."""
+        return None if self.last is None else self.last[1].copy()
+
     def stop(self) -> None:
         for s in self.sessions:
             s.stop()
