@@ -182,6 +182,8 @@ class Session:
     def _forget(self) -> None:
         if self.live or self.direct:
             BOXES.pop(self.box.path, None)
+        if self.direct:
+            self.box.close()  # this side's mapping and doorbell descriptors (the graph that used them is gone)
 
     def stop(self) -> None:
         try:
