@@ -310,22 +310,26 @@ from ec_neuro.backends import lava_core
 from ec_neuro.backends.numpy import substep
 from ec_neuro.spec import NetworkSpec
 fns = [kernels.run_fixed.serial, kernels.run_float.serial, substep.lif_fixed, substep.lif_float, substep.count]
+lava_core.warm(precisions=("fixed",), tiers=("fused-k",))  # what the worker warms for a fixed fused-k graph
+narrow = [len(f.signatures) for f in fns]
 lava_core.warm()
 before = [len(f.signatures) for f in fns]
 lava_core.warm(NetworkSpec(n_obs=3, n_act=2, n_neurons=32), population=3)  # another size, same path as the model
-print(json.dumps({"before": before, "after": [len(f.signatures) for f in fns]}))
+print(json.dumps({"narrow": narrow, "before": before, "after": [len(f.signatures) for f in fns]}))
 """
 
 
 def test_warm_up_covers_the_types_a_real_population_uses() -> None:
     """The worker's warm-up must compile every kernel signature a real graph calls: otherwise each forked Lava
-    model process compiles again on its first control step (~160 ms per graph before the warm-up)."""
+    model process compiles again on its first control step (~160 ms per graph before the warm-up); and only
+    those of the graph's precision and tier (a fresh clone's first generation waits for them)."""
     out = subprocess.run([sys.executable, "-c", WARM_CHECK], capture_output=True, text=True, timeout=600,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr[-3000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert all(n >= 1 for n in got["before"]), got
     assert got["after"] == got["before"], f"a real population needed new signatures: {got}"
+    assert got["narrow"][0] >= 1 and got["narrow"][1:] == [0, 0, 0, 0], f"a fixed fused-k warm-up compiles one kernel: {got}"
 
 
 @pytest.mark.parametrize("tier", ["fused-k", "fused"])

@@ -17,8 +17,7 @@ from typing import Callable
 import numpy as np
 
 from ..compilers.common import lower
-from ..compilers.lava import fused_params, host_bias, plan
-from ..sample.masks import random_masks
+from ..compilers.lava import fused_params, plan
 from ..spec import NetworkSpec
 from .mailbox import Mailbox, Region
 from .numpy import kernels, substep
@@ -232,27 +231,31 @@ class FusedCore:
         return st.out if k == st.K - 1 else None
 
 
-def warm(spec: NetworkSpec | None = None, population: int = 1) -> None:
-    """Compile (or load from numba's cache) every kernel the fused models call, in this process.
+def warm(spec: NetworkSpec | None = None, population: int = 1, precisions: tuple[str, ...] = ("fixed", "float"),
+         tiers: tuple[str, ...] = ("fused", "fused-k")) -> None:
+    """Compile (or load from numba's cache) the kernels the fused models of `tiers` call in `precisions`, here.
 
     Lava forks its model processes from the worker, so code compiled here is inherited: without this each new
     graph's first control step paid ~160 ms loading the kernels (measured, BENCHMARKS.md).  A tiny network
-    (`spec`, default 4 neurons) goes through the real lowering, so the argument types are the real ones.  Only the serial kernels: a
-    thread pool started here would not survive the fork."""
+    (`spec`, default 4 neurons, all-zero masks) goes through the real lowering, so the argument types are the
+    real ones; nothing else is compiled (a fresh clone's worker compiled 10 kernels in 15 s when it warmed
+    every tier and precision and sampled its masks).  Only the serial kernels: a thread pool started here would
+    not survive the fork."""
+    from ..sample.masks import Masks
     spec = spec or NetworkSpec(n_obs=1, n_act=1, n_neurons=4)
-    P = population
-    for precision in ("fixed", "float"):
-        low = lower(spec, random_masks(spec, P, 0), precision)
-        pl = plan(low)
-        msg = np.concatenate([host_bias(low, low.encode(np.ones((P, spec.n_obs)))), np.ones(P)])
-        for tier in ("fused", "fused-k"):
+    P, N = population, spec.n_neurons
+    zeros = lambda *shape: np.zeros(shape, np.uint8)  # noqa: E731
+    masks = Masks(zeros(P, spec.d_in, N), zeros(P, N, N), zeros(P, N, spec.n_act))
+    for precision in precisions:
+        pl = plan(lower(spec, masks, precision))
+        msg = np.concatenate([np.zeros(pl.size), np.ones(P)])
+        for tier in tiers:
             core = FusedCore(fused_params(pl, np.zeros(pl.size), tier, False))
             if core.block > 1:
                 core.control_step(msg)
             else:
                 for k in range(pl.substeps):
                     core.substep(msg if k == 0 else None)
-
 
 def replay(pl, v0: np.ndarray, bias: np.ndarray, active: np.ndarray, starts: np.ndarray,
            stops: np.ndarray, tier: str = "fused-k") -> dict:

@@ -92,11 +92,11 @@ def build(pl: LavaPlan, v0: np.ndarray, tier: str, record: bool, box: str | None
 
 
 @functools.cache
-def _warm_fused() -> None:
-    """Once per worker, before the first fused graph: Lava forks its model processes from here, so they
-    inherit the compiled kernels instead of loading them on their first control step."""
+def _warm_fused(precision: str, tier: str) -> None:
+    """Once per worker, precision and tier, before the first such graph: Lava forks its model processes from
+    here, so they inherit the compiled kernels instead of loading them on their first control step."""
     from .lava_core import warm
-    warm()
+    warm(precisions=(precision,), tiers=(tier,))
 
 
 class Session:
@@ -105,7 +105,7 @@ class Session:
     def __init__(self, plan: LavaPlan, v0: np.ndarray, tier: str, record: bool = False,
                  box: Mailbox | None = None, init: dict[str, np.ndarray] | None = None) -> None:
         if tier.startswith("fused"):
-            _warm_fused()
+            _warm_fused(plan.precision, tier)
         self.box = box
         self.live = box is not None and "mask" in box.names
         # direct: the host rings the fused-k process itself through the mailbox's doorbell (lava_procs/fused.py)
