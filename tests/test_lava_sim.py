@@ -161,7 +161,7 @@ def test_mailbox_doorbell_rings_both_ways_and_leaves_no_file() -> None:
     b.answer(b"D")
     assert a.wait(lambda: True) == b"D"
     t = time.monotonic()
-    with pytest.raises(RuntimeError, match="worker ended"):
+    with pytest.raises(RuntimeError, match="ended while an answer was owed"):
         a.wait(lambda: False, poll_s=0.05)
     assert time.monotonic() - t < 5
     a.unlink()
@@ -174,23 +174,34 @@ def test_mailbox_doorbell_rings_both_ways_and_leaves_no_file() -> None:
     c.close()
 
 
-class _KillsWorker(ToyLoop):
-    """Ends the lava-sim worker (SIGTERM: it frees its shared memory and takes its Lava processes along) at the
-    third control step."""
+class _Kills(ToyLoop):
+    """At the third control step ends the lava-sim worker (SIGTERM: it frees its shared memory and takes its Lava
+    processes along) or SIGKILLs the graph's Lava process alone (`victim` "model")."""
 
     backend: Any = None
+    victim = "worker"
 
     def step(self, r):
-        if self.t == 2:
-            os.kill(self.backend._worker.proc.pid, signal.SIGTERM)
+        if self.t == 2:  # and wait until it is gone (else the graph may answer the episode's last steps first)
+            from ec_neuro.child import running
+            if self.victim == "worker":
+                os.kill(self.backend._worker.proc.pid, signal.SIGTERM)
+                self.backend._worker.proc.wait(timeout=20)
+            else:
+                pid = int(self.backend._live[1].pid[0])
+                os.kill(pid, signal.SIGKILL)
+                deadline = time.monotonic() + 20
+                while running(pid) and time.monotonic() < deadline:
+                    time.sleep(0.01)
         return super().step(r)
 
 
 def test_direct_graph_failures_are_reported_not_waited_for() -> None:
     """A direct fused-k graph whose process fails answers FAILED with its traceback (here: a doorbell code it
-    does not know); a worker ended mid-rollout makes the rollout raise within seconds instead of waiting for
-    an answer forever; neither leaves a process or a shared-memory file behind."""
-    from ec_neuro.backends.lava_core import BELL_FAILED, fused_failure
+    does not know); a worker ended, or the graph's Lava process killed alone, mid-rollout makes the rollout raise
+    within seconds instead of waiting for an answer forever; none leaves a process or a shared-memory file
+    behind."""
+    from ec_neuro.backends.lava_core import BELL_FAILED, LavaProcessDied, fused_failure
     P = 2
     low = lower(SPEC, random_masks(SPEC, P, 1), "fixed")
     v0 = initial_v(SPEC.n_neurons, 1, 0, np.arange(P))
@@ -207,15 +218,19 @@ def test_direct_graph_failures_are_reported_not_waited_for() -> None:
         assert "the fused Lava process failed" in text and "unknown doorbell code b'?'" in text and "Traceback" in text
         backend.close()
         assert not _alive(pgid)
-        loop = _KillsWorker(low, 10)
-        loop.backend = backend
-        t = time.monotonic()
-        with pytest.raises(RuntimeError, match="worker ended"):
-            backend.rollout(backend.compile(low), loop, v0)
-        assert time.monotonic() - t < 30 and backend._worker is None
-        counts = backend.rollout(backend.compile(low), ToyLoop(low, 5), v0)  # a new worker takes over
         nb = make_backend("numpy")
-        assert np.array_equal(counts, nb.rollout(nb.compile(low), ToyLoop(low, 5), v0))
+        for victim in ("worker", "model"):
+            loop = _Kills(low, 10)
+            loop.backend, loop.victim = backend, victim
+            backend.rollout(backend.compile(low), ToyLoop(low, 5), v0)  # a live graph (with its process's pid)
+            pgid = backend._worker.proc.pid
+            t = time.monotonic()
+            with pytest.raises(LavaProcessDied, match="ended while an answer was owed"):
+                backend.rollout(backend.compile(low), loop, v0)
+            assert time.monotonic() - t < 15 and backend._worker is None, victim
+            assert not _alive(pgid), f"{victim} killed: the worker's session must be gone"
+            counts = backend.rollout(backend.compile(low), ToyLoop(low, 5), v0)  # a new worker takes over
+            assert np.array_equal(counts, nb.rollout(nb.compile(low), ToyLoop(low, 5), v0))
     finally:
         backend.close()
     deadline = time.monotonic() + 10

@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..child import running
 from ..compilers.common import lower
 from ..compilers.lava import fused_params, plan
 from ..spec import NetworkSpec
@@ -42,7 +43,7 @@ def session_regions(tier: str, reuse: bool, population: int, n_neurons: int) -> 
     if reuse:
         out += (("mask", "u1", n * n_neurons), ("v0", "f8", n), ("consts", "f8", len(LOADED)))
     if tier == "fused-k":
-        out += (("counts", "i8", n),)
+        out += (("counts", "i8", n), ("pid", "i8", 1))  # pid: the direct graph's Lava process, for `running`
     if tier.startswith("fused"):
         out += (("error", "u1", 8192),)
     return out
@@ -81,11 +82,22 @@ def fused_failure(box: Mailbox | None) -> RuntimeError:
     return RuntimeError("the fused Lava process failed" + (f":\n{text}" if text else " (its traceback is on stderr)"))
 
 
+class LavaProcessDied(RuntimeError):
+    """The direct graph's Lava process, or its worker, ended while the host waited for a control step."""
+
+
 def direct_step(box: Mailbox, alive: Callable[[], bool]) -> None:
     """One control step of a direct graph, from the host: the message is in box.inbox; r and counts come back in
-    box.outbox and box.counts.  alive: whether the worker still runs (checked while waiting)."""
+    box.outbox and box.counts.  alive: whether the worker still runs; it and the graph's Lava process (its pid in
+    the mailbox) are checked while waiting, so that a death raises LavaProcessDied within a second."""
     box.ring(BELL_STEP)
-    if box.wait(alive) == BELL_FAILED:
+    pid = int(box.pid[0])
+    try:
+        code = box.wait(lambda: alive() and (pid == 0 or running(pid)))
+    except RuntimeError as e:
+        raise LavaProcessDied(f"{e} (the fused-k Lava process {pid} "
+                              f"{'is gone' if pid and not running(pid) else 'may still run'})") from None
+    if code == BELL_FAILED:
         raise fused_failure(box)
 
 

@@ -36,7 +36,7 @@ from ..compilers.lava import LavaPlan, check_tier, host_bias, plan
 from ..child import Child
 from ..errors import MissingExtra, UserError
 from .base import ControlLoop, Trace
-from .lava_core import BELL_LOAD, BridgeState, direct_step, replay, replay_regions, session_regions, write_load
+from .lava_core import BELL_LOAD, BridgeState, LavaProcessDied, direct_step, replay, replay_regions, session_regions, write_load
 from .mailbox import Mailbox
 
 SESSION = "ec_neuro.backends.lava_graph:Session"  # what the worker builds per graph
@@ -141,7 +141,8 @@ class LavaSimBackend:
             self.timing = {"start_s": t1 - t0, "steps_s": t2 - t1, "stop_s": time.perf_counter() - t2,
                            "built": float(self._fresh)}
         except BaseException as e:
-            self._abort(interrupted=not isinstance(e, Exception))
+            # a dead Lava process leaves a runtime that cannot stop cleanly: end the worker at once
+            self._abort(interrupted=not isinstance(e, Exception) or isinstance(e, LavaProcessDied))
             raise
         finally:
             if box is not None and not self.reuse:

@@ -97,7 +97,7 @@ class Mailbox:
         fd = self._fds[1]
         while not select.select([fd], [], [], poll_s)[0]:
             if not alive():
-                raise RuntimeError("the lava-sim worker ended while its Lava process owed an answer")
+                raise RuntimeError("the lava-sim worker or its Lava process ended while an answer was owed")
         return os.read(fd, 1)
 
     def take(self) -> bytes:

@@ -20,6 +20,7 @@ array copied through channels (~390 kB at 64 x 256); its host ports (1,) stay un
 """
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
@@ -84,6 +85,8 @@ class PyFusedPopulation(PyLoihiProcessModel):
         self.code = proc_params["population"] * proc_params["n_neurons"]  # where host_in carries its code
         self.core = self._core(proc_params)
         self.halted = False
+        if self.direct:
+            self.box.pid[0] = os.getpid()  # so that the host notices if this process dies (lava_core.direct_step)
 
     def _core(self, pp):
         """A FusedCore; a direct graph's keeps r and counts in the mailbox."""
