@@ -21,15 +21,16 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from multiprocessing.connection import Client, Connection, Listener
 from typing import Any, Callable
+
+from . import groups
+
 
 PR_SET_PDEATHSIG = 1
 PARENT_ENV = "ECNEURO_PARENT_PID"  # the parent's pid, so that a child notices a parent that died before it started
 PATH_ENV = "ECNEURO_SYS_PATH"      # the parent's sys.path, so that a child imports what the parent can (a user's task)
 KILL_WAIT_S = 3.0                  # a child told to die that has not within this is killed with SIGKILL
-SHM_PREFIXES = ("psm_", "ecneuro-")  # shared-memory names a child's group may leave: Python's (Lava), ours
 
 
 class ChildError(RuntimeError):
@@ -153,74 +154,6 @@ class Child:
             pass
 
 
-def _group_pids(pgid: int) -> list[int]:
-    out = []
-    try:
-        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
-    except OSError:
-        return out
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                if int(f.read().rsplit(b")", 1)[1].split()[2]) == pgid:
-                    out.append(pid)
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
-
-
-def release_group_resources(pgid: int) -> list[str]:
-    """Remove what processes of group `pgid` would have removed on a clean exit: the shared-memory files
-    (/dev/shm: Python's psm_*, our ecneuro-*) they have mapped or open, and multiprocessing's pymp-* folders
-    holding their sockets (Lava's shared-memory manager).  Returns the paths removed.  Called by a dying session
-    leader before it kills its group."""
-    shm: set[str] = set()
-    sockets: set[str] = set()
-    for pid in _group_pids(pgid):
-        try:
-            with open(f"/proc/{pid}/maps", "rb") as f:
-                for line in f:
-                    i = line.find(b"/dev/shm/")
-                    if i >= 0:
-                        shm.add(line[i:].strip().decode(errors="replace").removesuffix(" (deleted)"))
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                try:
-                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                except OSError:
-                    continue
-                if target.startswith("/dev/shm/"):
-                    shm.add(target.removesuffix(" (deleted)"))
-                elif target.startswith("socket:["):
-                    sockets.add(target[8:-1])
-        except OSError:
-            continue
-    removed = []
-    for path in sorted(shm):
-        if os.path.basename(path).startswith(SHM_PREFIXES):
-            try:
-                os.unlink(path)
-                removed.append(path)
-            except OSError:
-                pass
-    folders = set()
-    try:
-        with open("/proc/net/unix") as f:
-            next(f, None)
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 8 and parts[6] in sockets:
-                    folder = os.path.dirname(parts[7])
-                    if os.path.basename(folder).startswith("pymp-"):
-                        folders.add(folder)
-    except OSError:
-        pass
-    import shutil
-    for folder in sorted(folders):
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(folder)
-    return removed
-
-
 _ON_DEATH: list[Callable[[], None]] = []
 
 
@@ -232,76 +165,19 @@ def _die(on_death: Callable[[], None] | None = None) -> None:
         except Exception:
             pass
     if os.getpgrp() == os.getpid():  # a session leader takes its group (forked simulator processes) along
-        _silence()  # what this process (or a process its main thread forks now) prints while dying is noise
-        _freeze_group(os.getpid())  # nothing else in the group makes new shared memory while it is collected
-        release_group_resources(os.getpid())
+        groups.silence()  # what this process (or a process its main thread forks now) prints while dying is noise
+        groups.freeze(os.getpid())  # nothing else in the group makes new shared memory while it is collected
+        groups.release(os.getpid())
         # This process's main thread may still be building a Lava graph, making segments (multiprocessing's
         # SharedMemoryManager: the client creates one, then asks the server to track it).  Kill the rest of the
         # group, the server among them, so that any segment made from now on is unlinked by its maker when the
         # server does not answer, and collect what the main thread made since the first pass (measured: 2 of 28
         # SIGTERMs during a stock graph build left 2-3 such segments behind before this second pass).
-        _kill_others(os.getpid())
-        release_group_resources(os.getpid())
-        _remove_multiprocessing_tempdir()
+        groups.kill_others(os.getpid())
+        groups.release(os.getpid())
+        groups.remove_multiprocessing_tempdir()
         os.killpg(os.getpid(), signal.SIGKILL)
     os._exit(143)
-
-
-def _silence() -> None:
-    """Point this process's stderr at /dev/null."""
-    try:
-        fd = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(fd, 2)
-        os.close(fd)
-    except OSError:
-        pass
-
-
-def _kill_others(pgid: int) -> None:
-    """SIGKILL every process of the group but this one, and give them a moment to go (up to 0.2 s)."""
-    others = [pid for pid in _group_pids(pgid) if pid != os.getpid()]
-    for pid in others:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    deadline = time.monotonic() + 0.2
-    while time.monotonic() < deadline and any(running(pid) for pid in others):
-        time.sleep(0.005)
-
-
-def running(pid: int) -> bool:
-    """Process `pid` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _freeze_group(pgid: int) -> None:
-    """SIGSTOP every other process of the group (twice over, for one forked meanwhile); SIGKILL ends them."""
-    stopped: set[int] = {os.getpid()}
-    for _ in range(2):
-        for pid in _group_pids(pgid):
-            if pid not in stopped:
-                try:
-                    os.kill(pid, signal.SIGSTOP)
-                except OSError:
-                    pass
-                stopped.add(pid)
-
-
-def _remove_multiprocessing_tempdir() -> None:
-    """multiprocessing's pymp-* folder (the sockets of Lava's shared-memory manager), which its exit handler
-    would have removed."""
-    mp = sys.modules.get("multiprocessing.process")
-    if mp is None:
-        return
-    folder = mp.current_process()._config.get("tempdir")  # type: ignore[attr-defined]
-    if folder:
-        import shutil
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def die_with_parent(on_death: Callable[[], None] | None = None) -> None:

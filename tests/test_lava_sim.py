@@ -183,7 +183,7 @@ class _Kills(ToyLoop):
 
     def step(self, r):
         if self.t == 2:  # and wait until it is gone (else the graph may answer the episode's last steps first)
-            from ec_neuro.child import running
+            from ec_neuro.groups import running
             if self.victim == "worker":
                 os.kill(self.backend._worker.proc.pid, signal.SIGTERM)
                 self.backend._worker.proc.wait(timeout=20)

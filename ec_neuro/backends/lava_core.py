@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..child import running
+from ..groups import running
 from ..compilers.common import lower
 from ..compilers.lava import fused_params, plan
 from ..spec import NetworkSpec
