@@ -16,9 +16,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..groups import running
 from ..compilers.common import lower
 from ..compilers.lava import fused_params, plan
+from ..groups import running
 from ..spec import NetworkSpec
 from .mailbox import Mailbox, Region
 from .numpy import kernels, substep
@@ -268,6 +268,7 @@ def warm(spec: NetworkSpec | None = None, population: int = 1, precisions: tuple
             else:
                 for k in range(pl.substeps):
                     core.substep(msg if k == 0 else None)
+
 
 def replay(pl, v0: np.ndarray, bias: np.ndarray, active: np.ndarray, starts: np.ndarray,
            stops: np.ndarray, tier: str = "fused-k") -> dict:

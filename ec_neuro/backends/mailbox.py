@@ -22,8 +22,7 @@ import glob
 import os
 import select
 import tempfile
-from typing import Callable
-from typing import Sequence, Union
+from typing import Callable, Sequence, Union
 
 import numpy as np
 
