@@ -145,6 +145,21 @@ def test_input_current_equals_reference(P: int, K: int, N: int) -> None:
             assert out[p, j] == 0.37 * acc
 
 
+@pytest.mark.parametrize("rate", [0.0, 0.025, 0.3, 1.0])
+def test_spike_indices_are_the_flagged_neurons_in_order(rate: float) -> None:
+    """The substep kernels' scan (a trailing-zero count per flagged byte) lists exactly np.flatnonzero's indices."""
+    from numba import njit
+    from ec_neuro.compilers.codec import spike_indices
+    scan = njit(lambda fl, idx: spike_indices(fl, fl.view(np.uint64), idx))
+    rng = np.random.default_rng(int(rate * 1000))
+    for N in (8, 64, 200, 256):
+        fl = np.zeros(-(-N // 8) * 8, np.uint8)
+        fl[:N] = rng.random(N) < rate
+        idx = np.full(N, -1, np.int64)
+        m = scan(fl, idx)
+        np.testing.assert_array_equal(idx[:m], np.flatnonzero(fl))
+
+
 def test_encode_equals_input_current_then_quantize() -> None:
     """Lowered.encode fuses the bias: float = input_current * dv, fixed = quantize_bias(q, that), bit for bit,
     saturation count included (inputs large enough to saturate, a NaN observation, zeros)."""

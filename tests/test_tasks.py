@@ -11,7 +11,7 @@ from ec_neuro.tasks.resolve import resolve
 from ec_neuro.compilers.common import lower
 from ec_neuro.sample.masks import initial_v, random_masks
 from ec_neuro.backends.numpy import NumpyBackend
-from ec_neuro.host.normalizer import RunningNorm
+from ec_neuro.host.normalizer import RunningNorm, normalise, observe
 from ec_neuro.host.rollout import TaskLoop
 from ec_neuro.spec import NetworkSpec
 
@@ -47,6 +47,27 @@ def test_observation_statistics_cover_every_observation() -> None:
     norm = RunningNorm.empty(task.n_obs)
     norm.update(loop.obs_count, loop.obs_sum, loop.obs_sumsq)
     np.testing.assert_allclose(norm.mean, loop.obs_sum.sum(0) / loop.obs_count.sum())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kernel", ["serial", "parallel"])
+def test_one_pass_observe_is_the_numpy_statistics_and_normalisation_bit_for_bit(dtype, kernel) -> None:
+    rng = np.random.default_rng(3)
+    P, n = 9, 7
+    obs = (rng.normal(size=(P, n)) * 4).astype(dtype)
+    obs[1, 2], obs[2, 3], obs[3, 4], obs[4, 5] = np.nan, np.inf, -np.inf, -0.0
+    mean, std = rng.normal(size=n), rng.random(n) + 0.05
+    who = rng.random(P) < 0.6
+    count, total, sq = np.full(P, 2.0), rng.normal(size=(P, n)), rng.random((P, n))
+    want = [count.copy(), total.copy(), sq.copy()]
+    want[0][who] += 1
+    want[1][who] += obs[who]
+    want[2][who] += obs[who] ** 2  # squared in obs's dtype, then added
+    x = np.empty((P, n))
+    getattr(observe, kernel)(obs, who, mean, std, count, total, sq, x)
+    for got, ref in zip([count, total, sq, x], want + [normalise(obs, mean, std)]):
+        assert np.array_equal(got, ref, equal_nan=True) and (np.signbit(got) == np.signbit(ref)).all()
+    assert np.isnan(x[1, 2]) and x[2, 3] == 5.0 and x[3, 4] == -5.0
 
 
 @pytest.mark.mujoco

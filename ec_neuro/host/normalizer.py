@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import prange
+
+from ..compilers.codec import dispatch
 
 CLIP = 5.0
 EPS = 1e-8
@@ -12,6 +15,28 @@ EPS = 1e-8
 def normalise(obs: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """x = clip((obs - mean) / std, -5, 5)."""
     return np.clip((obs - mean) / std, -CLIP, CLIP)
+
+
+@dispatch
+def observe(obs, who, mean, std, count, total, total_sq, x):
+    """One pass over a control step's observations obs (P, n_obs) float32/64: the sums of the rows `who` (P,) bool,
+    count += 1, total += obs, total_sq += obs * obs (in obs's dtype, as numpy's obs * obs), and x (P, n_obs) =
+    normalise(obs, mean, std) for every row, bit for bit (a NaN stays NaN, as np.clip leaves it)."""
+    P, n = obs.shape
+    for p in prange(P):
+        if who[p]:
+            count[p] += 1
+            for k in range(n):
+                o = obs[p, k]
+                total[p, k] += o
+                total_sq[p, k] += o * o
+        for k in range(n):
+            y = (obs[p, k] - mean[k]) / std[k]
+            if y < -CLIP:
+                y = -CLIP
+            elif y > CLIP:
+                y = CLIP
+            x[p, k] = y
 
 
 @dataclass

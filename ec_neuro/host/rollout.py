@@ -19,7 +19,7 @@ from ..sample.masks import initial_v
 from ..strategies.base import Population
 from ..tasks.resolve import TaskRef
 from . import verify
-from .normalizer import normalise
+from .normalizer import normalise, observe
 
 
 def env_seed(seed: int, generation: int, det_slot: int = -1, episode: int = 0) -> int:
@@ -78,7 +78,8 @@ class TaskLoop:
 
     def __init__(self, low: Lowered, task: Any, obs_mean: np.ndarray, obs_std: np.ndarray, seeds: np.ndarray,
                  record: np.ndarray | None = None) -> None:
-        self.low, self.task, self.mean, self.std, self.seeds = low, task, obs_mean, obs_std, seeds
+        self.low, self.task, self.seeds = low, task, seeds
+        self.mean, self.std = (np.ascontiguousarray(a, np.float64) for a in (obs_mean, obs_std))
         P, n = len(seeds), task.n_obs
         self.active = np.ones(P, bool)
         self.obs_count = np.zeros(P)
@@ -87,28 +88,29 @@ class TaskLoop:
         self.record = None if record is None or not len(record) else np.asarray(record)
         self._rec: dict[str, list[np.ndarray]] = {"bias": [], "active": [], "r": []}
 
-    def _see(self, obs: np.ndarray, who: np.ndarray) -> None:
-        """Accumulate the statistics of every observation seen, terminal ones included."""
-        if who.all():  # the common case, in place: the masked form copies the (P, n_obs) block three times
-            self.obs_count += 1
-            self.obs_sum += obs
-            self.obs_sumsq += obs * obs  # what ** 2 computes
-            return
+    def _see(self, obs: np.ndarray, who: np.ndarray) -> np.ndarray:
+        """Accumulate the statistics of every observation seen (terminal ones included); the normalised x."""
+        obs = np.asarray(obs)
+        fast = obs.dtype in (np.float32, np.float64) and obs.shape == self.obs_sum.shape == (len(who), len(self.mean))
+        if fast and self.std.shape == self.mean.shape:  # one numba pass, bit for bit the numpy below
+            x = np.empty(obs.shape)
+            observe(obs, np.ascontiguousarray(who, np.bool_), self.mean, self.std, self.obs_count, self.obs_sum,
+                    self.obs_sumsq, x)
+            return x
         self.obs_count[who] += 1
         self.obs_sum[who] += obs[who]
         self.obs_sumsq[who] += obs[who] ** 2
+        return normalise(obs, self.mean, self.std)
 
-    def _encode(self, obs: np.ndarray) -> np.ndarray:
-        bias = self.low.encode(normalise(obs, self.mean, self.std), self.active)  # finished members' rows: 0
+    def _encode(self, x: np.ndarray) -> np.ndarray:
+        bias = self.low.encode(x, self.active)  # finished members' rows: 0
         if self.record is not None:
             self._rec["bias"].append(bias[self.record].copy())
             self._rec["active"].append(self.active[self.record].copy())
         return bias
 
     def start(self) -> np.ndarray:
-        obs = self.task.reset(self.seeds)
-        self._see(obs, self.active)
-        return self._encode(obs)
+        return self._encode(self._see(self.task.reset(self.seeds), self.active))
 
     def step(self, r: np.ndarray) -> np.ndarray | None:
         if self.record is not None:
@@ -116,9 +118,9 @@ class TaskLoop:
         actions = self.low.decode(r, self.active)
         stepped = self.active.copy()
         obs, done = self.task.step(actions, stepped)
-        self._see(obs, stepped)
+        x = self._see(obs, stepped)
         self.active = ~done
-        return self._encode(obs) if self.active.any() else None
+        return self._encode(x) if self.active.any() else None
 
     def recorded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The recorded members' control steps: bias (T, M, N), active (T, M) bool, readout r (T, M, N)."""

@@ -27,6 +27,7 @@ from typing import Any, Iterable
 import numpy as np
 from numba import njit, prange
 
+from ..compilers.codec import spike_indices as _scan
 from ..spec.weights import DenseRSNNSpec
 from ..strategies.base import Population
 from ..strategies.eggroll import EGGROLLPopulation
@@ -43,20 +44,6 @@ def consts(spec: DenseRSNNSpec) -> tuple[np.ndarray, np.ndarray]:
     c = np.array([spec.R_in, spec.R, spec.R_out, p.a_syn, p.a_mem, p.a_out ** K, 1.0 / p.dt, p.v_th], np.float32)
     wk = np.array([(1.0 - p.a_out) * p.a_out ** (K - 1 - k) / p.dt for k in range(K)], np.float32)
     return c, wk
-
-
-@njit(inline="always")
-def _scan(fl, words, idx):
-    """Indices of the spiking neurons into idx; returns their number.  fl: the 0/1 spike flags (uint8, padded to a
-    multiple of 8), words: the same bytes as uint64, so 8 silent neurons cost one test (2 % fire per substep)."""
-    m = 0
-    for w in range(words.shape[0]):
-        if words[w] != 0:
-            for j in range(8 * w, 8 * w + 8):
-                if fl[j] != 0:
-                    idx[m] = j
-                    m += 1
-    return m
 
 
 @njit(inline="always")

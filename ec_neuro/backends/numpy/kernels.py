@@ -13,22 +13,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ...compilers.codec import dispatch as _dispatch
+from ...compilers.codec import dispatch as _dispatch, spike_indices as _spiking
 
 MAX_NEURONS = 32767  # the synaptic counts are int16
-
-@njit(inline="always")
-def _spiking(fl, words, idx):
-    """Indices of the flagged (spiking) neurons into idx, skipping 8 silent neurons per 64-bit word; returns count."""
-    m = 0
-    for wi in range(words.shape[0]):
-        if words[wi] != 0:
-            for i in range(wi * 8, wi * 8 + 8):
-                if fl[i]:
-                    idx[m] = i
-                    m += 1
-    return m
-
 
 @njit(inline="always")
 def _synaptic_counts(Wp, sgn, idx, m, cnt):
