@@ -48,7 +48,8 @@ def spike_indices(fl, words, idx):
     """Indices of the flagged neurons, ascending, into idx; returns their number.  fl: 0/1 flags (uint8, padded to
     a multiple of 8), words: the same bytes as uint64 (little-endian: byte b of word w is neuron 8w + b).  A silent
     word costs one test; a flagged byte is found by a trailing-zero count and cleared, so a substep with m spikes
-    costs N/8 tests + m steps, without the mispredicted per-byte branches of a byte loop (4.4x faster at 2.5 %)."""
+    costs N/8 tests + m steps, without the mispredicted per-byte branches of a byte loop (2x faster at 2.5 % spikes:
+    scripts/kernel-steps.py --scan)."""
     m = 0
     for w in range(words.shape[0]):
         x = words[w]
