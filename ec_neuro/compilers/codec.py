@@ -60,6 +60,7 @@ def spike_indices(fl, words, idx):
             x &= ~(np.uint64(0xFF) << np.uint64(8 * b))
     return m
 
+
 @njit(inline="always")
 def _current_sum(T, x, p, acc):
     """acc[j] = sum_k T[p, k, j] * x[p, k], one float64 accumulator per neuron updated in k order.

@@ -17,6 +17,7 @@ from ...compilers.codec import dispatch as _dispatch, spike_indices as _spiking
 
 MAX_NEURONS = 32767  # the synaptic counts are int16
 
+
 @njit(inline="always")
 def _synaptic_counts(Wp, sgn, idx, m, cnt):
     """cnt[j] = sum over last substep's spikes i of sign_i * W[i, j] (integers: any order is exact)."""
