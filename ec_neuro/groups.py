@@ -4,6 +4,7 @@ hold (/dev/shm: Python's psm_* (Lava's channels), our ecneuro-*) and multiproces
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import time
@@ -12,12 +13,13 @@ SHM_PREFIXES = ("psm_", "ecneuro-")  # shared-memory names a child's group may l
 
 
 def pids(pgid: int) -> list[int]:
+    """The processes of group `pgid` (from /proc)."""
     out = []
     try:
-        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+        listed = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
         return out
-    for pid in pids:
+    for pid in listed:
         try:
             with open(f"/proc/{pid}/stat", "rb") as f:
                 if int(f.read().rsplit(b")", 1)[1].split()[2]) == pgid:
@@ -72,7 +74,6 @@ def release(pgid: int) -> list[str]:
                         folders.add(folder)
     except OSError:
         pass
-    import shutil
     for folder in sorted(folders):
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
@@ -132,5 +133,4 @@ def remove_multiprocessing_tempdir() -> None:
         return
     folder = mp.current_process()._config.get("tempdir")  # type: ignore[attr-defined]
     if folder:
-        import shutil
         shutil.rmtree(folder, ignore_errors=True)

@@ -198,9 +198,9 @@ class FusedCore:
         else:
             self.bias = st.bias
 
-    def control_step(self, msg: np.ndarray, rows: bool = True) -> np.ndarray:
+    def control_step(self, msg: np.ndarray, rows: bool = True) -> np.ndarray | None:
         """K substeps at once in ec_neuro.kernels (which keep r, counts frozen for inactive members); returns the
-        bridge's rows (rows=False: only r and counts in their state arrays, `st.out` left as it was)."""
+        bridge's rows (rows=False: None, r and counts only in their state arrays)."""
         st = self.st
         P, N, K, n = st.P, st.N, st.K, st.n
         active = msg[n:] != 0
@@ -216,7 +216,7 @@ class FusedCore:
             kernels.run_float(self.mask, self.n_exc, active, bias, self.U, self.V, self.R, self.SPK, self.COUNTS,
                               K, self.decay_u, self.decay_v, self.vth, self.w, st.a_out, st.c_out, *self.rec)
         if not rows:
-            return st.out
+            return None
         st.out[0] = self.R.reshape(-1)
         st.out[1] = self.COUNTS.reshape(-1)
         if st.record:

@@ -36,7 +36,8 @@ from ..compilers.lava import LavaPlan, check_tier, host_bias, plan
 from ..child import Child
 from ..errors import MissingExtra, UserError
 from .base import ControlLoop, Trace
-from .lava_core import BELL_LOAD, BridgeState, LavaProcessDied, direct_step, replay, replay_regions, session_regions, write_load
+from .lava_core import (BELL_LOAD, BridgeState, LavaProcessDied, direct_step, replay, replay_regions, session_regions,
+                        write_load)
 from .mailbox import Mailbox
 
 SESSION = "ec_neuro.backends.lava_graph:Session"  # what the worker builds per graph

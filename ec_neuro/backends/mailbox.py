@@ -30,6 +30,11 @@ Region = tuple[str, str, Union[int, tuple[int, ...]]]  # (name, numpy dtype stri
 BELLS = (".ring", ".answer")  # the doorbell's FIFOs: host -> Lava process, Lava process -> host
 
 
+def _files(path: str, bell: bool) -> tuple[str, ...]:
+    """A mailbox's file names: the mapped file and, with a doorbell, its two FIFOs."""
+    return (path,) + (tuple(path + end for end in BELLS) if bell else ())
+
+
 def _folder() -> str:
     shm = "/dev/shm"
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
@@ -78,7 +83,7 @@ class Mailbox:
         try:
             return cls(path, n_in, n_out, create=True, extra=extra, bell=bell)
         except BaseException:
-            for p in (path,) + tuple(path + end for end in BELLS):
+            for p in _files(path, bell):
                 if os.path.exists(p):
                     os.unlink(p)
             raise
@@ -109,7 +114,7 @@ class Mailbox:
 
     def unlink(self) -> None:
         """Remove the file names; the mappings (and open FIFOs) stay valid until closed."""
-        for p in (self.path,) + (tuple(self.path + end for end in BELLS) if self.bell else ()):
+        for p in _files(self.path, self.bell):
             try:
                 os.unlink(p)
             except FileNotFoundError:

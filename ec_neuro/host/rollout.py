@@ -85,14 +85,15 @@ class TaskLoop:
         self.obs_count = np.zeros(P)
         self.obs_sum = np.zeros((P, n))
         self.obs_sumsq = np.zeros((P, n))
+        # observations of this shape go through the one-pass kernel (a normaliser of another length: numpy's error)
+        self._fast = (P, n) if self.mean.shape == self.std.shape == (n,) else None
         self.record = None if record is None or not len(record) else np.asarray(record)
         self._rec: dict[str, list[np.ndarray]] = {"bias": [], "active": [], "r": []}
 
     def _see(self, obs: np.ndarray, who: np.ndarray) -> np.ndarray:
         """Accumulate the statistics of every observation seen (terminal ones included); the normalised x."""
         obs = np.asarray(obs)
-        fast = obs.dtype in (np.float32, np.float64) and obs.shape == self.obs_sum.shape == (len(who), len(self.mean))
-        if fast and self.std.shape == self.mean.shape:  # one numba pass, bit for bit the numpy below
+        if obs.dtype in (np.float32, np.float64) and obs.shape == self._fast:  # one pass, bit for bit the numpy below
             x = np.empty(obs.shape)
             observe(obs, np.ascontiguousarray(who, np.bool_), self.mean, self.std, self.obs_count, self.obs_sum,
                     self.obs_sumsq, x)

@@ -35,8 +35,8 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from ec_neuro.backends.lava_core import (BELL_DONE, BELL_FAILED, BELL_HALT, BELL_LOAD, BELL_STEP, BOXES, FAILED, HALT, LOAD,
-                                         FusedCore, out_rows, read_load)
+from ec_neuro.backends.lava_core import (BELL_DONE, BELL_FAILED, BELL_HALT, BELL_LOAD, BELL_STEP, BOXES, FAILED,
+                                         HALT, LOAD, FusedCore, out_rows, read_load)
 
 
 class FusedPopulation(AbstractProcess):
@@ -152,4 +152,3 @@ class PyFusedPopulation(PyLoihiProcessModel):
         out = self.core.substep(msg)
         if out is not None:
             self.host_out.send(out)
-

@@ -27,7 +27,7 @@ from typing import Any, Iterable
 import numpy as np
 from numba import njit, prange
 
-from ..compilers.codec import spike_indices as _scan
+from ..compilers.codec import spike_indices
 from ..spec.weights import DenseRSNNSpec
 from ..strategies.base import Population
 from ..strategies.eggroll import EGGROLLPopulation
@@ -139,13 +139,13 @@ def _es_step(W_in, W_h, W_out, x, active, v, i_syn, rate, spk, count, K, c, wk, 
         Wp = W_h[p]
         n_sp = 0
         for k in range(K):
-            m = _scan(fp, words, idx)
+            m = spike_indices(fp, words, idx)
             if k > 0:
                 n_sp += m
                 _spiked(idx, m, wk[k - 1], racc)
             _gather(Wp, idx, m, acc)
             _update(c, i_in, acc, vp, ip, fp)
-        m = _scan(fp, words, idx)
+        m = spike_indices(fp, words, idx)
         count[p] += n_sp + m
         _spiked(idx, m, wk[K - 1], racc)
         _rate(c, rp, racc)
@@ -197,7 +197,7 @@ def _egg_step(x, pair, coef, W_in, A_in, Bt_in, W_h, A_h, Bt_h, W_out, A_o, Bt_o
         Aq, Bq = A_h[q], Bt_h[q]
         n_sp = 0
         for k in range(K):
-            m = _scan(fp, words, idx)
+            m = spike_indices(fp, words, idx)
             if k > 0:
                 n_sp += m
                 _spiked(idx, m, wk[k - 1], racc)
@@ -216,7 +216,7 @@ def _egg_step(x, pair, coef, W_in, A_in, Bt_in, W_h, A_h, Bt_h, W_out, A_o, Bt_o
                     for j in range(N):
                         acc[j] += w * brow[j]
                 _update(c, i_in, acc, vp, ip, fp)
-        m = _scan(fp, words, idx)
+        m = spike_indices(fp, words, idx)
         count[p] += n_sp + m
         _spiked(idx, m, wk[K - 1], racc)
         _rate(c, rp, racc)
@@ -267,7 +267,7 @@ class DenseRSNNPopulation:
         self.v = np.ascontiguousarray(np.asarray(v0, np.float64) * self.spec.neuron.v_th, np.float32)
         self.i_syn = np.zeros((P, N), np.float32)
         self.rate = np.zeros((P, N), np.float32)
-        self.spk = np.zeros((P, -(-N // 8) * 8), np.uint8)  # spike flags, rows padded for _scan's 8-byte words
+        self.spk = np.zeros((P, -(-N // 8) * 8), np.uint8)  # spike flags, rows padded for spike_indices' 8-byte words
         self.counts = np.zeros(P, np.int64)
 
     def act(self, x: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ...compilers.codec import dispatch as _dispatch, spike_indices as _spiking
+from ...compilers.codec import dispatch as _dispatch, spike_indices
 
 MAX_NEURONS = 32767  # the synaptic counts are int16
 
@@ -94,7 +94,7 @@ def run_float(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
         fl, words, idx, cnt = _scratch(N, spk[p], sgn)
         up, vp, rp, cp, bp = u[p], v[p], r[p], counts[p], bias[p]
         for k in range(K):
-            _synaptic_counts(W_h[p], sgn, idx, _spiking(fl, words, idx), cnt)
+            _synaptic_counts(W_h[p], sgn, idx, spike_indices(fl, words, idx), cnt)
             for j in range(N):  # branch-free so that LLVM vectorises it; one operation per statement
                 uu = up[j] * decay_u
                 uu = uu + w * cnt[j]
@@ -130,7 +130,7 @@ def run_fixed(W_h, n_exc, active, bias, u, v, r, spk, counts, K, decay_u, decay_
         fl, words, idx, cnt = _scratch(N, spk[p], sgn)
         up, vp, rp, cp, bp = u[p], v[p], r[p], counts[p], bias[p]
         for k in range(K):
-            _synaptic_counts(W_h[p], sgn, idx, _spiking(fl, words, idx), cnt)
+            _synaptic_counts(W_h[p], sgn, idx, spike_indices(fl, words, idx), cnt)
             for j in range(N):
                 a = np.int64(cnt[j]) * w_mant
                 a = (a << w_exp) if w_exp >= 0 else (a >> (-w_exp))
