@@ -7,12 +7,17 @@ from TREE (e.g. a `git worktree add /tmp/old REV`), so run it alternately on bot
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 
 import numpy as np
 
 if len(sys.argv) > 1 and not sys.argv[1].startswith("--"):
+    if not os.path.isfile(os.path.join(sys.argv[1], "ec_neuro", "__init__.py")):
+        print(f"kernel-steps.py: {sys.argv[1]!r} is not a tree with ec_neuro/ in it (e.g. `git worktree add "
+              f"/tmp/old REV`, then pass /tmp/old)", file=sys.stderr)
+        sys.exit(2)
     sys.path.insert(0, sys.argv[1])
 
 from numba import njit, prange  # noqa: E402

@@ -10,18 +10,42 @@ with the most time of their own (a numba kernel is one entry: its whole call).
 """
 from __future__ import annotations
 
+import argparse
 import cProfile
 import pstats
-import sys
 
+from ec_neuro import registry
 from ec_neuro.backends.numpy import NumpyBackend
 from ec_neuro.bench import methods as M
+from ec_neuro.errors import UserError
+
+
+def _positive(text: str) -> int:
+    """A whole number >= 1, or argparse's usage error naming the argument."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return n
 
 
 def main() -> None:
-    method, network = sys.argv[1], sys.argv[2]
-    steps = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
-    P = int(sys.argv[4]) if len(sys.argv) > 4 else 1024
+    ap = argparse.ArgumentParser(description="Where one generation of a method spends its time.")
+    ap.add_argument("method", help="ec, es or eggroll")
+    ap.add_argument("network", help="ei-rsnn (ec); dense-rsnn, gru or lstm (es, eggroll)")
+    ap.add_argument("steps", nargs="?", type=_positive, default=1000, help="control steps (default 1000)")
+    ap.add_argument("population", nargs="?", type=_positive, default=1024, help="members (default 1024)")
+    a = ap.parse_args()
+    method, network, steps, P = a.method, a.network, a.steps, a.population
+    try:
+        registry.check_combination(method, network, "numpy")
+        if network == "lif-classifier":
+            raise UserError("lif-classifier is a classifier, not a control policy: `ecneuro bench --suite events` "
+                            "measures it")
+    except UserError as e:
+        ap.exit(2, f"{ap.prog}: error: {e}\n")
     spec, strategy = M._strategy(method, network, P)
     backend = NumpyBackend()
     state, _ = M.generation(spec, strategy, strategy.init(0), M.SyntheticTask(P, steps=2), backend)
